@@ -1,0 +1,177 @@
+"""A safe parser from user text to SymPy expressions.
+
+SymPy's sympify and parse_expr call Python's eval, so text a user typed never goes near them.
+Instead Python's own parser (``ast.parse``, which builds a tree and runs nothing) reads the text
+and this module walks that tree against a whitelist: numbers, named symbols, + - * / ** and
+unary minus, comparisons (only inside ``where``), and calls of whitelisted functions by plain
+name.  Attribute access, subscripts, lambdas, comprehensions, strings, keywords and dunder names
+are refused before anything is built.
+"""
+
+from __future__ import annotations
+
+import ast
+from fractions import Fraction
+
+from derive.errors import DeriveError
+
+MAX_LENGTH = 2000  # characters of expression text
+MAX_DEPTH = 60  # nesting of the syntax tree
+MAX_POWER = 64  # largest literal exponent allowed on a literal base (9**9**9 would never end)
+
+# name -> number of arguments (None: two or more)
+FUNCTIONS = {
+    "exp": 1, "log": 1, "sqrt": 1, "abs": 1, "sin": 1, "cos": 1, "tanh": 1, "erf": 1,
+    "sigmoid": 1, "softplus": 1, "relu": 1, "max": None, "min": None, "where": 3,
+}
+
+
+def _sympy_functions():
+    import sympy as sp
+
+    from derive.symbolic.primitives import sigmoid, softplus
+
+    def relu(x):
+        return sp.Piecewise((x, x > 0), (0, True))
+
+    def where(cond, a, b):
+        return sp.Piecewise((a, cond), (b, True))
+
+    def as_piecewise(f):
+        return lambda *args: f(*args).rewrite(sp.Piecewise)
+
+    return {
+        "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sin": sp.sin,
+        "cos": sp.cos, "tanh": sp.tanh, "erf": sp.erf, "sigmoid": sigmoid,
+        "softplus": softplus, "relu": relu, "where": where,
+        # Max/Min become Piecewise so that derivatives at the kink follow PyTorch's convention
+        "max": as_piecewise(sp.Max), "min": as_piecewise(sp.Min),
+    }
+
+
+def parse(text: str, variables, *, what: str = "expression", functions=None):
+    """Parse ``text`` into a SymPy expression in the given variable names (real symbols).
+
+    ``variables`` is an iterable of allowed symbol names; ``functions`` optionally narrows the
+    whitelist.  Raises DeriveError naming ``what`` for anything outside the grammar.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise DeriveError(f"{what} is empty")
+    if len(text) > MAX_LENGTH:
+        raise DeriveError(f"{what} is longer than {MAX_LENGTH} characters")
+    allowed = set(functions if functions is not None else FUNCTIONS)
+    variables = list(variables)
+    try:
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        msg = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+        raise DeriveError(f"{what} '{text}' is not a valid expression: {msg}") from None
+
+    import sympy as sp
+
+    symbols = {name: sp.Symbol(name, real=True) for name in variables}
+    constants = {"pi": sp.pi, "e": sp.E}
+    funcs = _sympy_functions()
+
+    def fail(node, why):
+        raise DeriveError(f"{what} '{text}': {why}")
+
+    def number(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail(None, f"only numbers are allowed as literals, not {value!r}")
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                fail(None, "numbers must be finite")
+            frac = Fraction(repr(value))  # the decimal the user wrote, exactly
+            return sp.Rational(frac.numerator, frac.denominator)
+        return sp.Integer(value)
+
+    def walk(node, depth, in_where=False):
+        if depth > MAX_DEPTH:
+            fail(node, "nested too deeply")
+        if isinstance(node, ast.Expression):
+            return walk(node.body, depth + 1)
+        if isinstance(node, ast.Constant):
+            return number(node.value)
+        if isinstance(node, ast.Name):
+            name = node.id
+            if name.startswith("_"):
+                fail(node, f"names starting with '_' are not allowed ('{name}')")
+            if name in symbols:
+                return symbols[name]
+            if name in constants:
+                return constants[name]
+            known = ", ".join(variables) or "none"
+            from derive.errors import did_you_mean
+
+            fail(node, f"unknown name '{name}'{did_you_mean(name, variables + list(allowed))}; "
+                       f"variables allowed here: {known}")
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = walk(node.operand, depth + 1)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp):
+            left = walk(node.left, depth + 1)
+            right = walk(node.right, depth + 1)
+            op = node.op
+            if isinstance(op, ast.Add):
+                return left + right
+            if isinstance(op, ast.Sub):
+                return left - right
+            if isinstance(op, ast.Mult):
+                return left * right
+            if isinstance(op, ast.Div):
+                if right == 0:
+                    fail(node, "division by zero")
+                return left / right
+            if isinstance(op, ast.Pow):
+                if right.is_number and (abs(right) > MAX_POWER or not right.is_real):
+                    fail(node, f"exponents are limited to ±{MAX_POWER}")
+                if left == 0 and right.is_number and right < 0:
+                    fail(node, "division by zero")
+                return left ** right
+            fail(node, f"operator '{type(op).__name__}' is not allowed; use + - * / **")
+        if isinstance(node, ast.Compare):
+            if not in_where:
+                fail(node, "comparisons are allowed only as the first argument of where()")
+            if len(node.ops) != 1:
+                fail(node, "chained comparisons are not allowed")
+            left = walk(node.left, depth + 1)
+            right = walk(node.comparators[0], depth + 1)
+            ops = {ast.Gt: sp.StrictGreaterThan, ast.GtE: sp.GreaterThan,
+                   ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan}
+            rel = ops.get(type(node.ops[0]))
+            if rel is None:
+                fail(node, "only <, <=, > and >= are allowed in a condition")
+            return rel(left, right)
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                fail(node, "only plain function names may be called (no attribute access)")
+            name = node.func.id
+            if name.startswith("_") or name not in allowed:
+                from derive.errors import did_you_mean
+
+                fail(node, f"unknown function '{name}'{did_you_mean(name, sorted(allowed))}; "
+                           f"allowed: {', '.join(sorted(allowed))}")
+            if node.keywords:
+                fail(node, f"{name}() takes no keyword arguments")
+            if any(isinstance(a, ast.Starred) for a in node.args):
+                fail(node, f"{name}() takes no * arguments")
+            arity = FUNCTIONS[name]
+            if arity is None and len(node.args) < 2:
+                fail(node, f"{name}() needs at least two arguments")
+            if arity is not None and len(node.args) != arity:
+                fail(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}")
+            args = [walk(a, depth + 1, in_where=(name == "where" and i == 0))
+                    for i, a in enumerate(node.args)]
+            return funcs[name](*args)
+        kind = type(node).__name__
+        fail(node, f"'{kind}' is not allowed; use numbers, variables, + - * / ** and "
+                   f"the functions {', '.join(sorted(allowed))}")
+
+    try:
+        expr = walk(tree, 0)
+    except RecursionError:
+        raise DeriveError(f"{what} is nested too deeply") from None
+    if expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        raise DeriveError(f"{what} '{text}' is undefined (division by zero or infinity)")
+    return expr

@@ -1,0 +1,154 @@
+"""NumPy evaluates: forward pass, error terms and updates of a fully connected network.
+
+Vectorised per layer and over the examples of a batch (rows): one matrix product per layer,
+never a Python loop per unit.  The lecture's conventions (DESIGN.md):
+
+    i_k = sum_j w_{j,k} o_j + b_k          o_k = f(i_k)
+    Err_k = -dE/di_k = -dE/do_k f'(i_k)    (output units)
+    Err_j = f'(i_j) sum_k w_{j,k} Err_k    (hidden units, with the weights before the update)
+    w_{j,k} <- w_{j,k} + eta Err_k o_j     b_k <- b_k + eta Err_k
+
+With rounding="hand" each quantity is rounded as it is computed, as a student does on paper
+(net inputs, outputs and parameters to `decimals` places, error terms, gradients and the loss
+to one place more), and the rounded value is what the next step uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from derive.errors import DeriveError
+from derive.numeric import functions
+from derive.spec import Spec
+
+ROUNDINGS = ("exact", "hand")
+
+
+def round_half_up(x, places: int):
+    """Round as a person does, on the decimal digits shown (0.1245 -> 0.125 at 3 places)."""
+    quantum = Decimal(1).scaleb(-places)
+
+    def one(v: float) -> float:
+        return float(Decimal(repr(float(v))).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
+
+    if np.ndim(x):
+        return np.vectorize(one, otypes=[float])(x)
+    return one(x)
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """Which quantities are rounded, and to how many places (None: exact)."""
+
+    places: int | None = None
+
+    def value(self, x):  # net inputs, outputs, parameters
+        return x if self.places is None else round_half_up(x, self.places)
+
+    def error(self, x):  # error terms, gradients, the loss: one place more
+        return x if self.places is None else round_half_up(x, self.places + 1)
+
+
+def rounding_for(mode: str, decimals: int) -> Rounding:
+    if mode not in ROUNDINGS:
+        raise DeriveError(f"--rounding must be one of {', '.join(ROUNDINGS)}, not '{mode}'")
+    return Rounding(decimals if mode == "hand" else None)
+
+
+class Network:
+    """The numeric view of a spec: weight matrices, bias vectors, compiled activations."""
+
+    def __init__(self, spec: Spec, params=None):
+        self.spec = spec
+        self.acts = [functions.activation(layer.activation, layer.params) for layer in spec.layers]
+        for n, act in enumerate(self.acts):
+            if not act.has_gradient:
+                raise DeriveError(
+                    f"layer {n + 1} uses the '{act.name}' activation, which has no gradient "
+                    f"(its derivative is 0 wherever it exists): gradient descent could never "
+                    f"change the weights before it. Use sigmoid, tanh or relu instead.")
+        self.loss = functions.loss(spec.loss)
+        if params is None:
+            params = [(np.array(layer.weights, dtype=float), np.array(layer.biases, dtype=float))
+                      for layer in spec.layers]
+        self.params = params
+
+    def forward(self, X, rnd: Rounding = Rounding()):
+        """Net inputs and outputs of every layer for the rows of X: (nets, outs), outs[0] = X."""
+        outs = [np.atleast_2d(np.asarray(X, dtype=float))]
+        nets = [None]
+        for (W, b), act in zip(self.params, self.acts):
+            i = rnd.value(outs[-1] @ W.T + b)
+            nets.append(i)
+            outs.append(rnd.value(act(i)))
+        return nets, outs
+
+    def backward(self, nets, outs, T, rnd: Rounding = Rounding()):
+        """Error terms Err = -dE/di of every layer (errs[0] is None for the inputs)."""
+        T = np.atleast_2d(np.asarray(T, dtype=float))
+        L = len(self.params)
+        errs = [None] * (L + 1)
+        g = self.loss.gradient(outs[L], T)
+        errs[L] = rnd.error(-g * self.acts[-1].derivative(nets[L], outs[L]))
+        for n in range(L - 1, 0, -1):
+            W_next = self.params[n][0]
+            errs[n] = rnd.error(self.acts[n - 1].derivative(nets[n], outs[n])
+                                * (errs[n + 1] @ W_next))
+        return errs
+
+    def mean_gradients(self, errs, outs):
+        """dE/dW and dE/db averaged over the rows (the batch's mean gradient)."""
+        m = outs[0].shape[0]
+        return [(-(errs[n].T @ outs[n - 1]) / m, -errs[n].mean(axis=0))
+                for n in range(1, len(self.params) + 1)]
+
+    def losses(self, outs, T):
+        return self.loss.per_example(outs[-1], np.atleast_2d(np.asarray(T, dtype=float)))
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    """One forward/backward/update on one example, under the lecture's names."""
+
+    loss: float
+    forward: dict[str, float]
+    backward: dict[str, float]
+    gradients: dict[str, float]
+    update: dict[str, float]
+    rounding: str = "exact"
+    decimals: int = 3
+
+    def to_dict(self) -> dict:
+        return {"loss": self.loss, "forward": dict(self.forward), "backward": dict(self.backward),
+                "gradients": dict(self.gradients), "update": dict(self.update)}
+
+
+def step(spec: Spec, example: int = 0, rounding: str = "exact", decimals: int = 3) -> StepTrace:
+    """The worked example's computation: one training step of spec on one of its examples."""
+    rnd = rounding_for(rounding, decimals)
+    net = Network(spec)
+    ex = spec.examples[example]
+    nets, outs = net.forward([ex.input], rnd)
+    errs = net.backward(nets, outs, [ex.target], rnd)
+    eta = spec.learning_rate
+    forward, backward, gradients, update = {}, {}, {}, {}
+    for n in range(1, len(spec.layers) + 1):
+        for u, k in enumerate(spec.units(n)):
+            forward[f"i{k}"] = float(nets[n][0, u])
+            forward[f"o{k}"] = float(outs[n][0, u])
+    for n in range(len(spec.layers), 0, -1):
+        for u in reversed(range(spec.sizes[n])):
+            backward[f"Err{spec.units(n)[u]}"] = float(errs[n][0, u])
+    for n, (W, b) in enumerate(net.params, start=1):
+        err, o_prev = errs[n][0], outs[n - 1][0]
+        for u, k in enumerate(spec.units(n)):
+            for v, j in enumerate(spec.units(n - 1)):
+                gradients[f"w{j}_{k}"] = float(rnd.error(-err[u] * o_prev[v]))
+                update[f"w{j}_{k}"] = float(rnd.value(W[u, v] + eta * err[u] * o_prev[v]))
+            gradients[f"b{k}"] = float(rnd.error(-err[u]))
+            update[f"b{k}"] = float(rnd.value(b[u] + eta * err[u]))
+    loss = float(rnd.error(net.losses(outs, [ex.target])[0]))
+    return StepTrace(loss, forward, backward, gradients, update, rounding, decimals)

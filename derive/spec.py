@@ -1,0 +1,280 @@
+"""The network spec: TOML (or a dict) in, validated immutable values out.
+
+Every check names the input it refused (the file, the key, the layer) and what would be
+valid, and raises DeriveError; nothing here evaluates text.  The lecture's worked example is
+the built-in default (LECTURE).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from derive.errors import DeriveError, did_you_mean
+from derive.symbolic.definitions import ACTIVATIONS, LOSSES, activation_def, check_params, loss_def
+
+_TOP_KEYS = ("title", "loss", "learning_rate", "input_names", "layers", "examples")
+_LAYER_KEYS = ("activation", "weights", "biases", "alpha")
+_EXAMPLE_KEYS = ("input", "target")
+
+
+@dataclass(frozen=True)
+class Layer:
+    activation: str
+    weights: tuple[tuple[float, ...], ...]  # row k: incoming weights of unit k
+    biases: tuple[float, ...]
+    params: tuple[tuple[str, float], ...] = ()  # activation parameters, e.g. (("alpha", 0.01),)
+
+    @property
+    def size(self) -> int:
+        return len(self.biases)
+
+    @property
+    def fan_in(self) -> int:
+        return len(self.weights[0]) if self.weights else 0
+
+    def to_dict(self) -> dict:
+        out = {"activation": self.activation, "weights": [list(r) for r in self.weights],
+               "biases": list(self.biases)}
+        out.update(dict(self.params))
+        return out
+
+
+@dataclass(frozen=True)
+class Example:
+    input: tuple[float, ...]
+    target: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        return {"input": list(self.input), "target": list(self.target)}
+
+
+@dataclass(frozen=True)
+class Spec:
+    layers: tuple[Layer, ...]
+    examples: tuple[Example, ...]
+    loss: str = "half_sse"
+    learning_rate: float = 0.9
+    title: str = ""
+    input_names: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)  # where it came from, for messages
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.layers[0].fan_in, *[layer.size for layer in self.layers])
+
+    @property
+    def n_inputs(self) -> int:
+        return self.sizes[0]
+
+    def units(self, layer: int) -> range:
+        """Unit numbers (the lecture's, from 1) of layer 0 (inputs) .. len(layers)."""
+        start = 1 + sum(self.sizes[:layer])
+        return range(start, start + self.sizes[layer])
+
+    def parameter_names(self) -> list[str]:
+        """w{j}_{k} and b{k} for every unit k, layer by layer, in the order of DESIGN.md."""
+        names = []
+        for n in range(1, len(self.layers) + 1):
+            for k in self.units(n):
+                names += [f"w{j}_{k}" for j in self.units(n - 1)]
+                names.append(f"b{k}")
+        return names
+
+    def with_activation(self, name: str) -> Spec:
+        activation_def(name)
+        return replace(self, layers=tuple(replace(layer, activation=name, params=())
+                                          for layer in self.layers))
+
+    def with_loss(self, name: str) -> Spec:
+        loss_def(name)
+        return validate_combination(replace(self, loss=name))
+
+    def with_learning_rate(self, eta: float) -> Spec:
+        return replace(self, learning_rate=_learning_rate(eta, "--lr"))
+
+    def to_dict(self) -> dict:
+        out: dict = {}
+        if self.title:
+            out["title"] = self.title
+        out["loss"] = self.loss
+        out["learning_rate"] = self.learning_rate
+        if self.input_names:
+            out["input_names"] = list(self.input_names)
+        out["layers"] = [layer.to_dict() for layer in self.layers]
+        out["examples"] = [ex.to_dict() for ex in self.examples]
+        return out
+
+
+def _number(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DeriveError(f"{where} must be a number, not {_show(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise DeriveError(f"{where} must be a finite number, not {value}")
+    return value
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) < 40 else text[:37] + "..."
+
+
+def _vector(value, where: str) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise DeriveError(f"{where} must be a list of numbers, not {_show(value)}")
+    if not value:
+        raise DeriveError(f"{where} is empty")
+    return tuple(_number(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _learning_rate(value, where: str) -> float:
+    eta = _number(value, where)
+    if eta <= 0:
+        raise DeriveError(f"{where} must be greater than 0, not {value}")
+    return eta
+
+
+def _check_keys(table: dict, allowed, where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise DeriveError(f"{where}: unknown key '{key}'{did_you_mean(key, allowed)}; "
+                              f"valid keys: {', '.join(allowed)}")
+
+
+def _layer(raw, n: int, fan_in: int, where: str) -> Layer:
+    here = f"{where}layers[{n}]"
+    if not isinstance(raw, dict):
+        raise DeriveError(f"{here} must be a table ([[layers]])")
+    _check_keys(raw, _LAYER_KEYS, here)
+    name = raw.get("activation", "sigmoid")
+    if not isinstance(name, str):
+        raise DeriveError(f"{here}.activation must be a name, not {_show(name)}")
+    defn = activation_def(name) if name in ACTIVATIONS else None
+    if defn is None:
+        raise DeriveError(f"{here}.activation: unknown activation '{name}'"
+                          f"{did_you_mean(name, ACTIVATIONS)}; choose one of: "
+                          f"{', '.join(ACTIVATIONS)}")
+    params = {k: _number(raw[k], f"{here}.{k}") for k in ("alpha",) if k in raw}
+    try:
+        params = check_params(defn, params)
+    except DeriveError as exc:
+        raise DeriveError(f"{here}: {exc}") from None
+    if "weights" not in raw:
+        raise DeriveError(f"{here} has no weights")
+    rows = raw["weights"]
+    if not isinstance(rows, list) or not rows:
+        raise DeriveError(f"{here}.weights must be a non-empty list of rows "
+                          f"(one row of incoming weights per unit)")
+    weights = tuple(_vector(r, f"{here}.weights[{k}]") for k, r in enumerate(rows))
+    for k, row in enumerate(weights):
+        if fan_in and len(row) != fan_in:
+            raise DeriveError(f"{here}.weights[{k}] has {len(row)} weights, but the layer "
+                              f"before has {fan_in} units: each row needs {fan_in}")
+        if len(row) != len(weights[0]):
+            raise DeriveError(f"{here}.weights rows differ in length "
+                              f"({len(weights[0])} and {len(row)})")
+    biases = _vector(raw["biases"], f"{here}.biases") if "biases" in raw \
+        else tuple(0.0 for _ in weights)
+    if len(biases) != len(weights):
+        raise DeriveError(f"{here} has {len(weights)} weight rows (units) but "
+                          f"{len(biases)} biases: give one bias per unit")
+    return Layer(name, weights, biases, tuple(sorted(params.items())))
+
+
+def from_dict(raw: dict, source: str = "") -> Spec:
+    """Validate a spec given as a dict (the parsed TOML); raises DeriveError."""
+    where = f"{source}: " if source else ""
+    if not isinstance(raw, dict):
+        raise DeriveError(f"{where}a spec must be a table of keys")
+    _check_keys(raw, _TOP_KEYS, source or "spec")
+    title = raw.get("title", "")
+    if not isinstance(title, str):
+        raise DeriveError(f"{where}title must be text")
+    loss = raw.get("loss", "half_sse")
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise DeriveError(f"{where}loss: unknown loss '{loss}'{did_you_mean(loss, LOSSES)}; "
+                          f"choose one of: {', '.join(LOSSES)}")
+    eta = _learning_rate(raw.get("learning_rate", 0.9), f"{where}learning_rate")
+    layers_raw = raw.get("layers")
+    if not isinstance(layers_raw, list) or not layers_raw:
+        raise DeriveError(f"{where}the spec has no [[layers]]: give at least the output layer")
+    layers = []
+    fan_in = 0
+    for n, layer_raw in enumerate(layers_raw):
+        layer = _layer(layer_raw, n, fan_in, where)
+        layers.append(layer)
+        fan_in = layer.size
+    examples_raw = raw.get("examples")
+    if not isinstance(examples_raw, list) or not examples_raw:
+        raise DeriveError(f"{where}the spec has no [[examples]]: give at least one input and "
+                          f"target")
+    examples = []
+    n_in, n_out = layers[0].fan_in, layers[-1].size
+    for e, ex in enumerate(examples_raw):
+        here = f"{where}examples[{e}]"
+        if not isinstance(ex, dict):
+            raise DeriveError(f"{here} must be a table ([[examples]])")
+        _check_keys(ex, _EXAMPLE_KEYS, here)
+        for key in _EXAMPLE_KEYS:
+            if key not in ex:
+                raise DeriveError(f"{here} has no {key}")
+        x = _vector(ex["input"], f"{here}.input")
+        t = _vector(ex["target"], f"{here}.target")
+        if len(x) != n_in:
+            raise DeriveError(f"{here}.input has {len(x)} values but the first layer's weights "
+                              f"take {n_in} inputs")
+        if len(t) != n_out:
+            raise DeriveError(f"{here}.target has {len(t)} values but the output layer has "
+                              f"{n_out} units")
+        examples.append(Example(x, t))
+    names = raw.get("input_names", [])
+    if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
+        raise DeriveError(f"{where}input_names must be a list of text")
+    if names and len(names) != n_in:
+        raise DeriveError(f"{where}input_names has {len(names)} names for {n_in} inputs")
+    spec = Spec(tuple(layers), tuple(examples), loss, eta, title, tuple(names), source)
+    return validate_combination(spec)
+
+
+def validate_combination(spec: Spec) -> Spec:
+    """Combinations that cannot be trained: refused with the reason."""
+    return spec
+
+
+def load(path) -> Spec:
+    """Read and validate a TOML spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DeriveError(f"spec file '{path}' does not exist") from None
+    except IsADirectoryError:
+        raise DeriveError(f"spec file '{path}' is a directory, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeriveError(f"spec file '{path}' cannot be read: {exc}") from None
+    return loads(text, str(path))
+
+
+def loads(text: str, source: str = "spec") -> Spec:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DeriveError(f"{source} is not valid TOML: {exc}") from None
+    return from_dict(raw, source)
+
+
+LECTURE = from_dict({
+    "title": "Will a student get a B- or better?",
+    "loss": "half_sse",
+    "learning_rate": 0.9,
+    "input_names": ["assignments", "readings", "lectures"],
+    "layers": [
+        {"activation": "sigmoid", "weights": [[0.2, 0.4, -0.5], [-0.3, 0.1, 0.2]],
+         "biases": [-0.4, 0.2]},
+        {"activation": "sigmoid", "weights": [[-0.3, -0.2]], "biases": [0.1]},
+    ],
+    "examples": [{"input": [1, 0, 1], "target": [1]}],
+}, "the lecture's example")

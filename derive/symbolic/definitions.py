@@ -1,0 +1,97 @@
+"""The registries of activations and losses: one entry each, written as an expression.
+
+Each definition is text in the safe expression grammar of derive.expr, so the everyday path
+can look a definition up (and find its cached derivation) without importing SymPy.  Everything
+else — derivative, form in the unit's output, derivation steps, numeric functions, CLI
+choices, documentation — follows from the expression.  Adding one is adding one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from derive.errors import DeriveError, unknown
+
+
+@dataclass(frozen=True)
+class ActivationDef:
+    name: str
+    expression: str  # in the net input z and the parameters below
+    description: str
+    params: tuple[tuple[str, float], ...] = ()  # (name, default)
+    symbol: str = "f"  # how the lecture writes the function
+    elementwise: bool = True  # False: the output depends on every unit of the layer (softmax)
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class LossDef:
+    name: str
+    per_unit: str  # E's term for one output unit, in o (output) and t (target); K = #outputs
+    description: str
+    formula: str = ""  # a one-line statement for the terminal
+
+
+ACTIVATIONS: dict[str, ActivationDef] = {}
+LOSSES: dict[str, LossDef] = {}
+
+
+def register_activation(defn: ActivationDef) -> ActivationDef:
+    ACTIVATIONS[defn.name] = defn
+    return defn
+
+
+def register_loss(defn: LossDef) -> LossDef:
+    LOSSES[defn.name] = defn
+    return defn
+
+
+register_activation(ActivationDef(
+    "sigmoid", "1/(1 + exp(-z))", "the logistic function; outputs in (0, 1)", symbol="σ"))
+register_activation(ActivationDef(
+    "tanh", "tanh(z)", "the hyperbolic tangent; outputs in (-1, 1)", symbol="tanh"))
+register_activation(ActivationDef(
+    "relu", "max(0, z)", "the rectified linear unit; 0 for z ≤ 0", symbol="relu"))
+register_activation(ActivationDef(
+    "linear", "z", "the identity; for regression outputs", symbol="f"))
+
+register_loss(LossDef(
+    "half_sse", "(t - o)**2/2", "half the sum of squared errors (the worked example's)",
+    "E = ½ Σₖ (tₖ − oₖ)²"))
+register_loss(LossDef(
+    "sse", "(t - o)**2", "the sum of squared errors (the slide's −2(t − o) form)",
+    "E = Σₖ (tₖ − oₖ)²"))
+register_loss(LossDef(
+    "mse", "(t - o)**2/K", "the mean over the K output units of the squared error",
+    "E = (1/K) Σₖ (tₖ − oₖ)²"))
+
+
+def activation_def(name: str) -> ActivationDef:
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise unknown("activation", name, ACTIVATIONS) from None
+
+
+def loss_def(name: str) -> LossDef:
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise unknown("loss", name, LOSSES) from None
+
+
+def check_params(defn: ActivationDef, params: dict) -> dict[str, float]:
+    """The activation's parameters: defaults overridden by ``params``; unknown names refused."""
+    out = defn.defaults
+    for key, value in params.items():
+        if key not in out:
+            allowed = ", ".join(out) or "none"
+            raise DeriveError(f"activation '{defn.name}' has no parameter '{key}' "
+                              f"(its parameters: {allowed})")
+        out[key] = float(value)
+    return out
+
+
