@@ -1,0 +1,164 @@
+"""The worked example as a document: plain data that the templates lay out.
+
+Everything a reader sees is gathered here already computed: each net input with the terms of
+its sum, each error term with the factors that make it, each update with its increment, and
+where the exact and the hand-rounded chains differ at the digits shown.  No formatting here:
+render/ and templates/ decide how it looks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from derive.numeric import functions
+from derive.numeric.network import round_half_up, step
+from derive.spec import Spec
+from derive.symbolic import cache
+from derive.symbolic.definitions import activation_def, loss_def
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    title: str
+    rounding: str
+    decimals: int
+    learning_rate: float
+    sizes: tuple
+    input_names: tuple
+    example: dict
+    spec: dict
+    activations: tuple  # derivation records of the activations used, in layer order
+    loss: dict  # the loss's derivation record
+    output_error: dict  # Err = -dE/di for the output layer's activation and this loss
+    network: tuple  # layers -> units with incoming weights and bias
+    forward: tuple
+    loss_value: float
+    loss_terms: tuple
+    backward: tuple
+    updates: tuple
+    differences: tuple  # (name, exact, hand) that differ at the digits shown
+    result: dict  # the JSON of DESIGN.md
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _places(name: str, decimals: int) -> int:
+    return decimals + 1 if name.startswith(("Err", "d")) or name == "loss" else decimals
+
+
+def differences(exact: dict, hand: dict, decimals: int) -> tuple:
+    """Names whose exact value, rounded to the digits shown, is not the hand-chain value."""
+    out = []
+    for name, h in hand.items():
+        places = _places(name, decimals)
+        e = round_half_up(exact[name], places)
+        if round_half_up(h, places) != e:
+            out.append({"name": name, "exact": exact[name], "hand": h, "places": places})
+    return tuple(out)
+
+
+def _flat(trace) -> dict:
+    flat = {"loss": trace.loss, **trace.forward, **trace.backward}
+    flat.update({f"new {k}": v for k, v in trace.update.items()})
+    return flat
+
+
+def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
+                   decimals: int = 3) -> WorkedExample:
+    """One training step of spec on one example, as a document."""
+    trace = step(spec, example, rounding, decimals)
+    other = step(spec, example, "hand" if rounding == "exact" else "exact", decimals)
+    exact, hand = (trace, other) if rounding == "exact" else (other, trace)
+    diffs = differences(_flat(exact), _flat(hand), decimals)
+    for d in diffs:
+        d["places"] = _places(d["name"].removeprefix("new "), decimals)
+
+    ex = spec.examples[example]
+    sizes = spec.sizes
+    values = {**trace.forward}
+    for j, x in zip(spec.units(0), ex.input):
+        values[f"o{j}"] = float(x)
+
+    network, forward = [], []
+    for n, layer in enumerate(spec.layers, start=1):
+        act = functions.activation(layer.activation, layer.params)
+        units = []
+        for u, k in enumerate(spec.units(n)):
+            incoming = [{"from": j, "w": layer.weights[u][v]}
+                        for v, j in enumerate(spec.units(n - 1))]
+            units.append({"unit": k, "activation": layer.activation, "weights": incoming,
+                          "bias": layer.biases[u], "params": dict(act.params)})
+            forward.append({
+                "unit": k, "layer": n, "activation": layer.activation,
+                "symbol": activation_def(layer.activation).symbol,
+                "output_layer": n == len(spec.layers),
+                "terms": [{"from": j, "o": values[f"o{j}"], "w": layer.weights[u][v],
+                           "given": n == 1} for v, j in enumerate(spec.units(n - 1))],
+                "bias": layer.biases[u], "net": trace.forward[f"i{k}"],
+                "out": trace.forward[f"o{k}"],
+            })
+        network.append({"layer": n, "activation": layer.activation, "units": units,
+                        "output_layer": n == len(spec.layers)})
+
+    # the factors of each error term, evaluated on the chain being shown
+    L = len(spec.layers)
+    backward = []
+    loss_fn = functions.loss(spec.loss)
+    for n in range(L, 0, -1):
+        layer = spec.layers[n - 1]
+        act = functions.activation(layer.activation, layer.params)
+        for u in reversed(range(spec.sizes[n])):  # the lecture's order: Err6, Err5, Err4
+            k = spec.units(n)[u]
+            i_k, o_k = trace.forward[f"i{k}"], trace.forward[f"o{k}"]
+            fprime = float(act.derivative(np.array([i_k]), np.array([o_k]))[0])
+            row = {"unit": k, "layer": n, "output_layer": n == L, "activation": layer.activation,
+                   "symbol": activation_def(layer.activation).symbol,
+                   "net": i_k, "out": o_k, "fprime": fprime, "Err": trace.backward[f"Err{k}"]}
+            if n == L:
+                outs = np.array([[trace.forward[f"o{m}"] for m in spec.units(L)]])
+                g = loss_fn.gradient(outs, np.array([ex.target]))[0, u]
+                row.update(target=ex.target[u], minus_dE_do=float(-g))
+            else:
+                nxt = spec.layers[n]
+                row["sum"] = [{"to": m, "w": nxt.weights[v][u], "Err": trace.backward[f"Err{m}"]}
+                              for v, m in enumerate(spec.units(n + 1))]
+            backward.append(row)
+
+    updates = []
+    eta = spec.learning_rate
+    for n, layer in enumerate(spec.layers, start=1):
+        for u, k in enumerate(spec.units(n)):
+            err = trace.backward[f"Err{k}"]
+            for v, j in enumerate(spec.units(n - 1)):
+                name = f"w{j}_{k}"
+                o_j = values[f"o{j}"]
+                updates.append({"name": name, "kind": "w", "from": j, "to": k,
+                                "old": layer.weights[u][v], "Err": err, "o": o_j,
+                                "delta": float(eta * err * o_j),
+                                "gradient": trace.gradients[name], "new": trace.update[name]})
+            updates.append({"name": f"b{k}", "kind": "b", "from": None, "to": k,
+                            "old": layer.biases[u], "Err": err, "o": 1.0,
+                            "delta": float(eta * err), "gradient": trace.gradients[f"b{k}"],
+                            "new": trace.update[f"b{k}"]})
+
+    used = []
+    for layer in spec.layers:
+        if layer.activation not in [a["name"] for a in used]:
+            used.append(cache.activation(activation_def(layer.activation)))
+    out_act = activation_def(spec.layers[-1].activation)
+    loss_terms = tuple({"unit": k, "target": t, "out": trace.forward[f"o{k}"]}
+                       for k, t in zip(spec.units(L), ex.target))
+    return WorkedExample(
+        title=spec.title, rounding=rounding, decimals=decimals, learning_rate=eta,
+        sizes=sizes, input_names=spec.input_names,
+        example={"number": example + 1, "input": list(ex.input), "target": list(ex.target)},
+        spec=spec.to_dict(), activations=tuple(used),
+        loss=cache.loss(loss_def(spec.loss)),
+        output_error=cache.pairing(loss_def(spec.loss), out_act),
+        network=tuple(network), forward=tuple(forward), loss_value=trace.loss,
+        loss_terms=loss_terms, backward=tuple(backward), updates=tuple(updates),
+        differences=diffs, result=trace.to_dict(),
+    )

@@ -1,0 +1,67 @@
+"""Jinja renders derive's documents (plain data) as text, Markdown, LaTeX or JSON.
+
+One environment per format, all with StrictUndefined, so a misspelt field is an error and
+never an empty string.  User text is escaped for the format on its way out (`finalize`);
+LaTeX that derive produced itself (SymPy's latex()) is marked trusted with the `tex` filter.
+Templates only lay out: numbers reach them computed, and leave through the `num` filter.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from render import filters
+
+FORMATS = ("text", "markdown", "latex", "json")
+SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
+            ".json": "json"}
+EXTENSIONS = {"text": "txt", "markdown": "md", "latex": "tex"}
+
+
+def template_dir() -> Path:
+    """templates/: inside the package when installed from a wheel (pyproject.toml maps it to
+    render/templates), beside the package in a source tree or an editable install."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "text").is_dir():
+            return candidate
+    raise FileNotFoundError(f"derive's templates are missing (looked in {here})")
+
+
+def _loader():
+    from jinja2 import FileSystemLoader
+
+    return FileSystemLoader(str(template_dir()))
+
+
+@lru_cache(maxsize=None)
+def environment(fmt: str):
+    from jinja2 import Environment, StrictUndefined
+
+    options = dict(loader=_loader(), undefined=StrictUndefined, trim_blocks=True,
+                   lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    if fmt == "latex":
+        # braces are LaTeX's: Jinja's markers must not be
+        options.update(block_start_string=r"\BLOCK{", block_end_string="}",
+                       variable_start_string=r"\VAR{", variable_end_string="}",
+                       comment_start_string=r"\#{", comment_end_string="}",
+                       line_statement_prefix="%%", line_comment_prefix="%#")
+    env = Environment(**options)
+    env.finalize = filters.finalizer(fmt)
+    env.filters.update(filters.for_format(fmt))
+    env.globals.update(fmt=fmt)
+    return env
+
+
+def render(template: str, fmt: str, **data) -> str:
+    """Render templates/<fmt>/<template>.j2 with the document's data."""
+    if fmt == "json":
+        raise ValueError("JSON is written with to_json, not a template")
+    return environment(fmt).get_template(f"{fmt}/{template}.j2").render(**data)
+
+
+def to_json(value) -> str:
+    """JSON with full-precision floats, keys in the order derive produced them."""
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
