@@ -49,7 +49,8 @@ def escape_tex(text) -> str:
     return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group()], str(text))
 
 
-_MD_RE = re.compile(r"([\\`*_{}\[\]()#+!|<>$~-])")
+# the characters that could start emphasis, code, a link, HTML, math or a table cell
+_MD_RE = re.compile(r"([\\`*_\[\]<>$|])")
 
 
 def escape_markdown(text) -> str:
