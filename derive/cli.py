@@ -124,5 +124,28 @@ def example(spec_path, activation, loss, lr, example_no, decimals, rounding, fmt
     emit(text, output, force)
 
 
+@main.command(hidden=True)
+@click.argument("directory", type=click.Path(file_okay=False), default="output")
+@click.option("--force", is_flag=True, help="Overwrite the samples that are there.")
+@friendly
+def samples(directory, force):
+    """Regenerate the committed sample outputs (output/); a test checks they are current."""
+    from pathlib import Path
+
+    from derive.output import write_atomic
+    from derive.spec import LECTURE
+    from derive.worked import worked_example
+    from render import render
+    from render.latex import compile_pdf
+
+    doc = worked_example(LECTURE)
+    out = Path(directory)
+    tex = render("example", "latex", doc=doc)
+    for name, data in (("lecture-example.md", render("example", "markdown", doc=doc)),
+                       ("lecture-example.tex", tex),
+                       ("lecture-example.pdf", compile_pdf(tex))):
+        click.echo(f"wrote {write_atomic(out / name, data, force)}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
