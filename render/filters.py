@@ -114,7 +114,7 @@ def indent_block(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line.strip() else line for line in str(text).splitlines())
 
 
-def layout(sizes, dx: float = 3.2, dy: float = 1.6):
+def layout(sizes, dx: float = 4.5, dy: float = 1.8):
     """TikZ coordinates of each unit: layers left to right, units centred top to bottom."""
     out = []
     unit = 1
