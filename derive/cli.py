@@ -15,7 +15,7 @@ import click
 from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
-DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
 
 
 def friendly(fn):
@@ -95,32 +95,15 @@ def example(spec_path, activation, loss, lr, example_no, decimals, rounding, fmt
 
     Forward pass, loss, error terms and updates, every sum written out with its numbers.
     """
+    from derive import api
     from derive.output import check_writable, choose_format
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
     if output:
         check_writable(output, force)
-    spec = load_spec(spec_path)
-    if activation is not None:
-        spec = spec.with_activation(activation)
-    if loss is not None:
-        spec = spec.with_loss(loss)
-    if lr is not None:
-        spec = spec.with_learning_rate(lr)
-    if example_no > len(spec.examples):
-        raise DeriveError(f"--example {example_no}: the spec has only "
-                          f"{len(spec.examples)} example(s)")
-    if fmt == "json":
-        from derive.numeric.network import step
-        from render import to_json
-
-        text = to_json(step(spec, example_no - 1, rounding, decimals).to_dict())
-    else:
-        from derive.worked import worked_example
-        from render import render
-
-        doc = worked_example(spec, example_no - 1, rounding, decimals)
-        text = render("example", fmt, doc=doc)
+    result = api.example(spec_path, activation=activation, loss=loss, lr=lr, rounding=rounding,
+                         decimals=decimals, example=example_no)
+    text = result.render(fmt)
     emit(text, output, force)
 
 

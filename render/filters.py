@@ -126,6 +126,52 @@ def layout(sizes, dx: float = 4.5, dy: float = 1.8):
     return out
 
 
+def svg_layout(sizes, dx: int = 170, dy: int = 80, margin: int = 40):
+    """Pixel coordinates of each unit for an inline SVG, and the picture's size."""
+    tallest = max(sizes)
+    units = []
+    for p in layout(sizes, dx=dx, dy=dy):
+        units.append({**p, "x": margin + p["x"], "y": margin + (tallest - 1) * dy / 2 - p["y"]})
+    return {"units": units, "width": 2 * margin + dx * (len(sizes) - 1),
+            "height": 2 * margin + dy * (tallest - 1) + 20}
+
+
+def svg_network(sizes, network):
+    """Everything the SVG picture of a network places: units, edges with their weight labels
+    (near the source end, where the edges fan out), and the bias under each unit."""
+    pic = svg_layout(sizes)
+    at = {p["unit"]: p for p in pic["units"]}
+    edges, biases = [], []
+    for layer in network:
+        for unit in layer["units"]:
+            b = at[unit["unit"]]
+            for w in unit["weights"]:
+                a = at[w["from"]]
+                edges.append({"x1": a["x"], "y1": a["y"], "x2": b["x"], "y2": b["y"],
+                              "lx": round(0.72 * a["x"] + 0.28 * b["x"], 1),
+                              "ly": round(0.72 * a["y"] + 0.28 * b["y"] - 4, 1),
+                              "label": given(w["w"], minus=MINUS)})
+            biases.append({"x": b["x"], "y": b["y"] + 34, "unit": unit["unit"],
+                           "label": given(unit["bias"], minus=MINUS)})
+    return {**pic, "edges": edges, "biases": biases}
+
+
+def _mathml_number(text: str) -> str:
+    if text.startswith(("-", MINUS)):
+        return f"<mo>−</mo><mn>{text[1:]}</mn>"
+    return f"<mn>{text}</mn>"
+
+
+def mathml_name(name: str) -> Markup:
+    """i4 -> <msub><mi>i</mi><mn>4</mn></msub>; w1_4 -> w with subscript 1,4."""
+    m = re.fullmatch(r"([A-Za-z]+)(\d+)(?:_(\d+))?", name)
+    if not m:
+        return Markup("<mi>%s</mi>") % name
+    head, a, b = m.groups()
+    sub = f"<mrow><mn>{a}</mn><mo>,</mo><mn>{b}</mn></mrow>" if b else f"<mn>{a}</mn>"
+    return Markup(f"<msub><mi>{head}</mi>{sub}</msub>")
+
+
 def for_format(fmt: str) -> dict:
     minus = MINUS if fmt == "text" else "-"
 
@@ -142,7 +188,22 @@ def for_format(fmt: str) -> dict:
 
     out = {"num": num, "given": giv, "paren": paren, "table": table, "indent": indent_block,
            "layout": layout}
-    if fmt == "latex":
+    if fmt == "html":
+        def mn(x, places=3, given_value=False):
+            text = given(x) if given_value else number(x, places)
+            return Markup(_mathml_number(text))
+
+        def mnp(x, places=3, given_value=False):
+            """A number in MathML, in parentheses when negative (inside a sum)."""
+            text = given(x) if given_value else number(x, places)
+            inner = _mathml_number(text)
+            return Markup(f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>" if text.startswith("-")
+                          else inner)
+
+        out.update(mathml=lambda s: Markup(s), name=mathml_name, mn=mn, mnp=mnp,
+                   svg_network=svg_network, num=lambda x, places=3: number(x, places, minus=MINUS),
+                   given=lambda x: given(x, minus=MINUS))
+    elif fmt == "latex":
         out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_tex)
     elif fmt == "markdown":
         out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_markdown)
