@@ -124,5 +124,8 @@ def example(spec_path, activation, loss, lr, example_no, decimals, rounding, fmt
     emit(text, output, force)
 
 
+from derive.commands.train import train as _train; main.add_command(_train)  # noqa: E402
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
