@@ -126,6 +126,8 @@ def example(spec_path, activation, loss, lr, example_no, decimals, rounding, fmt
 
 from derive.commands.train import train as _train; main.add_command(_train)  # noqa: E402
 
+from derive.commands.descend import descend as _descend; main.add_command(_descend)  # noqa: E402
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
