@@ -18,7 +18,8 @@ batch size.  The lecture's conventions (DESIGN.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -109,7 +110,7 @@ class TrainRun:
     shuffle: bool
     seed: int | None
     criteria: Criteria
-    names: tuple[str, ...]
+    spec: Spec = field(repr=False, compare=False)
     initial: np.ndarray  # the parameters before training
     initial_loss: float
     initial_misclassified: float
@@ -120,9 +121,11 @@ class TrainRun:
     curve: tuple[tuple[float, float], ...]  # (epochs so far, mean loss on all examples)
     curve_per_update: bool
 
-    @property
-    def updates(self) -> int:
-        return sum(1 for _ in self.steps)
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """The parameters' names, in the order of every vector here (made when first asked:
+        a large network has hundreds of thousands)."""
+        return tuple(self.spec.parameter_names())
 
     def to_dict(self) -> dict:
         """The JSON of DESIGN.md, plus additive keys (mode, batch_size, learning_rate, initial,
@@ -200,16 +203,26 @@ def train(spec: Spec, mode: str, batch_size: int | None = None,
     shows how much the updates bounce), "epochs" only after each epoch, "auto" chooses
     "updates" when that costs little.  progress(epoch, max_epochs) is called after each epoch.
     """
+    X = np.array([ex.input for ex in spec.examples], dtype=float)
+    T = np.array([ex.target for ex in spec.examples], dtype=float)
+    return train_arrays(spec, Network(spec), X, T, mode, batch_size, criteria, shuffle, seed,
+                        record_steps, curve, progress)
+
+
+def train_arrays(spec: Spec, net: Network, X, T, mode: str, batch_size: int | None = None,
+                 criteria: Criteria = Criteria(), shuffle: bool = False,
+                 seed: int | None = None, record_steps: bool = True, curve: str = "auto",
+                 progress=None) -> TrainRun:
+    """train() on data already in arrays (rows of X and T: the spec's examples) and a
+    Network whose params are the starting point (at the end net.params holds the trained
+    ones; the starting arrays themselves are never modified)."""
     criteria.check()
-    n = len(spec.examples)
+    n = X.shape[0]
     size = check_mode(mode, batch_size, n)
     if shuffle and seed is None:
         raise DeriveError("--shuffle needs --seed S, so that the run can be repeated exactly")
-    net = Network(spec)
-    X = np.array([ex.input for ex in spec.examples], dtype=float)
-    T = np.array([ex.target for ex in spec.examples], dtype=float)
     eta = spec.learning_rate
-    names = tuple(spec.parameter_names())
+    n_params = sum(W.size + b.size for W, b in net.params)
     rng = np.random.default_rng(seed) if shuffle else None
 
     def evaluate():
@@ -220,7 +233,7 @@ def train(spec: Spec, mode: str, batch_size: int | None = None,
 
     updates_per_epoch = len(batches(n, mode, size, np.arange(n)))
     if curve == "auto":
-        cost = n * len(names) * updates_per_epoch * criteria.max_epochs
+        cost = n * n_params * updates_per_epoch * criteria.max_epochs
         curve = "updates" if cost <= CURVE_BUDGET else "epochs"
     per_update = curve == "updates"
 
@@ -269,7 +282,7 @@ def train(spec: Spec, mode: str, batch_size: int | None = None,
         if fired:
             stopped_by = fired
             break
-    return TrainRun(mode, size, eta, shuffle, seed, criteria, names, initial, loss0, miss0,
+    return TrainRun(mode, size, eta, shuffle, seed, criteria, spec, initial, loss0, miss0,
                     tuple(steps), tuple(epochs), stopped_by, current, tuple(points),
                     per_update)
 
