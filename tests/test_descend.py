@@ -289,3 +289,11 @@ def test_bad_input_exits_2_with_one_message(args, needle):
     r = CliRunner().invoke(main, ["descend", *args])
     assert r.exit_code == 2, r.output
     assert needle in r.output and "Traceback" not in r.output
+
+
+def test_periodic_function_extrema_are_global():
+    # sin oscillates between -1 and 1 at +-oo (SymPy: AccumBounds), so every minimum is global
+    d = run_json("--function", "sin(x)", "--start", "1", "--lr", "0.1", "--steps", "5")
+    pts = d["stationary_points"]
+    assert pts and all(abs(math.cos(p["x"])) < 1e-9 for p in pts)
+    assert all(p["kind"] == ("global_max" if p["value"] > 0 else "global_min") for p in pts)

@@ -126,6 +126,12 @@ def stationary_points(f, x, interval=(-10.0, 10.0)) -> dict:
 
     def bounded(value, below: bool) -> bool:
         for lim in limits.values():
+            if isinstance(lim, sp.AccumBounds):  # oscillates between lim.min and lim.max
+                edge = _as_float(lim.min if below else lim.max)
+                if edge is None or (below and edge < value - _TOL) or \
+                        (not below and edge > value + _TOL):
+                    return False
+                continue
             if lim is None or lim.has(sp.AccumBounds) or not (lim.is_real or lim.is_infinite):
                 return False
             if below and (lim == -sp.oo or (lim.is_finite and float(lim) < value)):
