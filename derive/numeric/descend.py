@@ -37,7 +37,7 @@ PRESETS = {
     },
     "miles": {
         "model": "c*x", "data": "10:6.21371,20:12.42742,50:31.06855", "param": "c=0.5",
-        "lr": "0.0001", "steps": 20,
+        "lr": "0.0002", "steps": 20,
         "description": "kilometres to miles: miles = kilometres × c, from 10, 20 and 50 km "
                        "(1 km = 0.621371 mi exactly to six places, since 1 mi = 1.609344 km); "
                        "the first guess is c = 0.5",
