@@ -245,9 +245,9 @@ def from_dict(raw: dict, source: str = "", init=None) -> Spec:
         raise DeriveError(f"{where}the spec has no [[layers]]: give at least the output layer")
     layers = []
     fan_in = 0
-    sized_only = [n for n, lr in enumerate(layers_raw)
-                  if isinstance(lr, dict) and "weights" not in lr and "size" in lr]
-    if init is not None and not sized_only:
+    lacking = [n for n, lr in enumerate(layers_raw)
+               if isinstance(lr, dict) and "weights" not in lr]
+    if init is not None and not lacking:
         raise DeriveError(f"{where}--init was given, but every layer of the spec has its "
                           f"weights: --init fills layers that give only size = N")
     if layers_raw and isinstance(layers_raw[0], dict) and "weights" not in layers_raw[0]:

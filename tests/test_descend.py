@@ -297,3 +297,10 @@ def test_periodic_function_extrema_are_global():
     pts = d["stationary_points"]
     assert pts and all(abs(math.cos(p["x"])) < 1e-9 for p in pts)
     assert all(p["kind"] == ("global_max" if p["value"] > 0 else "global_min") for p in pts)
+
+
+def test_progress_is_reported_on_long_runs():
+    calls = []
+    model = dsc.compile_model("c*x", ["c"])
+    dsc.fit(model, [1.0], [2.0], {"c": 0.0}, 0.1, 2500, lambda k, n: calls.append((k, n)))
+    assert calls == [(0, 2500), (1000, 2500), (2000, 2500)]

@@ -485,3 +485,22 @@ def test_reference_is_not_numpy():
     spec = specs.LECTURE
     g = ref_grads(ref_params(spec), spec.examples[0].input, spec.examples[0].target)
     assert isinstance(g[0][0][0][0], float)
+
+
+@pytest.mark.parametrize("layer,needle", [
+    ("size = 0", "size must be a whole number"),
+    ("size = 2.5", "size must be a whole number"),
+    ("size = 3\nweights = [[0.1], [0.2]]", "size = 3 but 2 weight rows"),
+    ("activation = \"sigmoid\"", "has no weights"),
+])
+def test_size_key_is_validated(tmp_path, layer, needle):
+    path = tmp_path / "s.toml"
+    path.write_text(f"[[layers]]\n{layer}\n[[examples]]\ninput = [1.0]\ntarget = [1.0]\n")
+    init = [] if "weights" in layer else ["--init", "uniform", "--seed", "1"]
+    r = CliRunner().invoke(main, ["train", "--spec", str(path), "--mode", "batch", *init])
+    assert r.exit_code == 2 and needle in r.output, r.output
+
+
+def test_size_and_weights_together_load_as_before(four):
+    text = FOUR.replace("biases = [0.1]", "biases = [0.1]\nsize = 1")
+    assert specs.loads(text) == specs.load(four)

@@ -71,7 +71,8 @@ def descend(model, data, params, preset, function, start, lr, steps, decimals, f
         starts = dsc.parse_numbers(start, "--start")
         fn = dsc.compile_function(function)
         n = 100 if steps is None else steps
-        runs = [dsc.minimize(fn, s, rates[0], n) for s in starts]
+        with _progress("descending", len(starts), n) as bars:
+            runs = [dsc.minimize(fn, s, rates[0], n, bars(i)) for i, s in enumerate(starts)]
         points = _stationary(fn, runs)
         if fmt == "json":
             from render import to_json
@@ -103,7 +104,9 @@ def descend(model, data, params, preset, function, start, lr, steps, decimals, f
         rates = dsc.parse_rates(lr or chosen["lr"])
         n = steps if steps is not None else (chosen["steps"] if chosen else 10)
         compiled = dsc.compile_model(model_text, list(start_params))
-        runs = [dsc.fit(compiled, xs, ys, start_params, rate, n) for rate in rates]
+        with _progress("descending", len(rates), n) as bars:
+            runs = [dsc.fit(compiled, xs, ys, start_params, rate, n, bars(i))
+                    for i, rate in enumerate(rates)]
         preset_doc = None
         if chosen:
             preset_doc = {"name": preset, "description": chosen["description"],
@@ -140,6 +143,25 @@ def descend(model, data, params, preset, function, start, lr, steps, decimals, f
         write_atomic(svg_file, plot.svg(doc["chart"]), force)
         click.echo(f"wrote {svg_file}", err=True)
     emit(text, output, force)
+
+
+class _progress:
+    """One bar over several runs of `steps` steps (silent unless stderr is a terminal)."""
+
+    def __init__(self, label, runs, steps):
+        from derive.commands._progress import Progress
+
+        self.bar, self.runs, self.steps = Progress(label), runs, max(steps, 1)
+
+    def __enter__(self):
+        def for_run(i):
+            return lambda k, total: self.bar(i * self.steps + k, self.runs * self.steps)
+
+        return for_run
+
+    def __exit__(self, *exc):
+        self.bar.close()
+        return False
 
 
 def _stationary(fn, runs) -> dict:

@@ -27,6 +27,7 @@ CRAWL_FRACTION = 0.1  # gradient still >= this fraction of its start: crawling
 CONVERGED_FRACTION = 1e-3  # gradient below this fraction of its start: converged
 GROWTH_TOLERANCE = 1e-12  # relative: smaller increases are rounding noise
 MAX_STEPS = 1_000_000
+PROGRESS_EVERY = 1000
 
 PRESETS = {
     "shekels": {
@@ -263,8 +264,11 @@ class FitRun:
                 "message": v.message}
 
 
-def fit(model: Model, xs, ys, start: dict[str, float], lr: float, steps: int) -> FitRun:
-    """Gradient descent on the mean squared error of model over the (x, y) pairs."""
+def fit(model: Model, xs, ys, start: dict[str, float], lr: float, steps: int,
+        progress=None) -> FitRun:
+    """Gradient descent on the mean squared error of model over the (x, y) pairs.
+
+    progress(step, steps), if given, is called every PROGRESS_EVERY steps."""
     if not 0 <= steps <= MAX_STEPS:
         raise DeriveError(f"--steps must be from 0 to {MAX_STEPS:,}, not {steps}")
     x = np.asarray(xs, dtype=float)
@@ -287,6 +291,8 @@ def fit(model: Model, xs, ys, start: dict[str, float], lr: float, steps: int) ->
         finite = math.isfinite(loss) and all(math.isfinite(v) for v in grad.values())
         if not finite or k == steps:
             break
+        if progress is not None and k % PROGRESS_EVERY == 0:
+            progress(k, steps)
         p = {name: p[name] - lr * grad[name] for name in model.params}
     return FitRun(lr, model.params, tuple(rows), verdict(losses, norms, lr))
 
@@ -310,8 +316,10 @@ class MinimizeRun:
                 "message": self.verdict.message}
 
 
-def minimize(fn: Function1, start: float, lr: float, steps: int) -> MinimizeRun:
-    """x <- x - eta f'(x) from start, steps times (stopping early if it stops being finite)."""
+def minimize(fn: Function1, start: float, lr: float, steps: int,
+             progress=None) -> MinimizeRun:
+    """x <- x - eta f'(x) from start, steps times (stopping early if it stops being finite);
+    progress(step, steps), if given, is called every PROGRESS_EVERY steps."""
     if not 0 <= steps <= MAX_STEPS:
         raise DeriveError(f"--steps must be from 0 to {MAX_STEPS:,}, not {steps}")
     x = float(start)
@@ -323,6 +331,8 @@ def minimize(fn: Function1, start: float, lr: float, steps: int) -> MinimizeRun:
         rows.append({"step": k, "x": x, "value": value, "gradient": grad})
         if not (math.isfinite(value) and math.isfinite(grad)) or k == steps:
             break
+        if progress is not None and k % PROGRESS_EVERY == 0:
+            progress(k, steps)
         x = x - lr * grad
     values = [r["value"] for r in rows]
     norms = [abs(r["gradient"]) if math.isfinite(r["gradient"]) else math.inf for r in rows]
