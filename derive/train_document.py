@@ -125,7 +125,8 @@ def train_document(spec: Spec, runs: list[TrainRun], *, compare: bool, decimals:
         "activations": [layer.activation for layer in spec.layers],
         "loss": spec.loss, "learning_rate": spec.learning_rate,
         "n_examples": len(spec.examples), "n_params": n_params,
-        "shuffle": any(r.shuffle for r in runs), "seed": first.seed, "criteria": first.criteria.to_dict(),
+        "shuffle": any(r.shuffle for r in runs), "seed": first.seed,
+        "criteria": first.criteria.to_dict(),
         "init": {"method": init[0], "seed": init[1], "description": INIT_DESCRIPTIONS[init[0]]}
         if init else None,
         "standardization": std,
