@@ -7,52 +7,18 @@ commands, so `derive --help` and the JSON path start quickly.
 
 from __future__ import annotations
 
-import functools
-import sys
-
 import click
 
 from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
-DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
-
-
-def friendly(fn):
-    """Map the library's DeriveError to a clear message and exit status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DeriveError as exc:
-            click.echo(f"derive: error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
-def emit(text: str, output: str | None, force: bool) -> None:
-    """Print, or write the whole file atomically (never over a file without --force)."""
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-        return
-    from derive.output import write_atomic
-
-    path = write_atomic(output, text, force)
-    click.echo(f"wrote {path}", err=True)
-
-
-def format_option(formats=DOCUMENT_FORMATS):
-    return click.option("--format", "fmt", type=click.Choice(formats), default=None,
-                        help="Output format (default: from the suffix of -o, else text).")
-
-
-def output_options(fn):
-    fn = click.option("--force", is_flag=True, help="Overwrite an existing output file.")(fn)
-    fn = click.option("-o", "--output", type=click.Path(dir_okay=False),
-                      help="Write to this file instead of the terminal.")(fn)
-    return fn
+from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)
+    DOCUMENT_FORMATS,
+    emit,
+    format_option,
+    friendly,
+    output_options,
+)
 
 
 def load_spec(path):
@@ -128,6 +94,12 @@ def samples(directory, force):
                        ("lecture-example.tex", tex),
                        ("lecture-example.pdf", compile_pdf(tex))):
         click.echo(f"wrote {write_atomic(out / name, data, force)}", err=True)
+
+
+# the commands of the other modules, one line each
+from derive.commands.train import train as _train; main.add_command(_train)  # noqa: E402
+
+from derive.commands.descend import descend as _descend; main.add_command(_descend)  # noqa: E402
 
 
 if __name__ == "__main__":  # pragma: no cover
