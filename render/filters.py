@@ -21,6 +21,9 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
     x = float(x)
     if not math.isfinite(x):
         return "∞" if x > 0 else f"{minus}∞" if x < 0 else "NaN"
+    if abs(x) >= 1e6:  # a diverging run: digits past the fourth say nothing
+        mantissa, exponent = f"{x:.3e}".split("e")
+        return f"{mantissa}e{int(exponent)}".replace("-", minus)
     text = f"{x:.{places}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
