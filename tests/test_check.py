@@ -1,0 +1,386 @@
+"""derive check: marking a hand calculation, carrying errors forward, naming the mistakes.
+
+Every expected number here comes from an independent route: the lecture's printed table, or
+a plain-Python re-implementation of the lecture's formulas below (math.exp, loops, no NumPy,
+no derive code), in which each classic mistake is made on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from click.testing import CliRunner
+
+from derive.check import check, parse_answers, places_of
+from derive.cli import main
+from derive.errors import DeriveError
+from derive.spec import LECTURE, from_dict
+
+# the lecture's printed answers (DESIGN.md), as a student would write them
+LECTURE_ANSWERS = {
+    "i4": "-0.7", "o4": "0.332", "i5": "0.1", "o5": "0.525", "i6": "-0.105", "o6": "0.474",
+    "Err6": "0.1311", "Err5": "-0.0065", "Err4": "-0.0087", "w4_6": "-0.261",
+    "w5_6": "-0.138", "w1_4": "0.192", "w1_5": "-0.306", "w2_4": "0.4", "w2_5": "0.1",
+    "w3_4": "-0.508", "w3_5": "0.194", "b6": "0.218", "b5": "0.194", "b4": "-0.408",
+}
+
+
+def rnd(x: float, places: int) -> float:
+    return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def written(x: float, places: int) -> str:
+    return f"{rnd(x, places):.{places}f}"
+
+
+# -- an independent implementation of the lecture's step, with mistakes on purpose ------------
+def sig(z):
+    return 1 / (1 + math.exp(-z))
+
+
+def hand_step(net, mistake=None, carry=None):
+    """Dict of every quantity of one step of a sigmoid network with half_sse (or sse).
+
+    net: {"W": [layer][unit][source], "b": [layer][unit], "x", "t", "eta", "loss"}.
+    carry: places every value is rounded to as it is computed (error terms one more).
+    """
+    def r(x, err=False):
+        return x if carry is None else rnd(x, carry + (1 if err else 0))
+
+    W, B, eta = net["W"], net["b"], net["eta"]
+    sizes = [len(net["x"])] + [len(b) for b in B]
+    units, start = [], 1
+    for s in sizes:
+        units.append(list(range(start, start + s)))
+        start += s
+    v = {f"o{j}": x for j, x in zip(units[0], net["x"])}
+    for n in range(1, len(sizes)):
+        for u, k in enumerate(units[n]):
+            s = sum(W[n - 1][u][a] * v[f"o{j}"] for a, j in enumerate(units[n - 1]))
+            if mistake != "bias_left_out":
+                s += B[n - 1][u]
+            v[f"i{k}"] = r(s)
+            v[f"o{k}"] = r(sig(v[f"i{k}"]))
+    L = len(sizes) - 1
+    scale = 2.0 if net["loss"] == "sse" else 1.0
+    for u, k in enumerate(units[L]):
+        t, o, i = net["t"][u], v[f"o{k}"], v[f"i{k}"]
+        fp = i * (1 - i) if mistake == "derivative_of_net" else o * (1 - o)
+        diff = (o - t) if mistake == "sign_error" else (t - o)
+        if mistake == "factor_2":
+            scale_here = 1.0 if net["loss"] == "sse" else 2.0
+        else:
+            scale_here = scale
+        v[f"Err{k}"] = r(scale_here * diff * fp, True)
+    for n in range(L - 1, 0, -1):
+        for u, k in enumerate(units[n]):
+            o, i = v[f"o{k}"], v[f"i{k}"]
+            fp = i * (1 - i) if mistake == "derivative_of_net" else o * (1 - o)
+            s = 0.0
+            for m, km in enumerate(units[n + 1]):
+                w = W[n][m][u]
+                if mistake == "updated_weights":
+                    w = r(w + eta * v[f"Err{km}"] * o)
+                s += w * v[f"Err{km}"]
+            v[f"Err{k}"] = r(fp * s, True)
+    v["loss"] = r(sum((t - v[f"o{k}"]) ** 2 for t, k in zip(net["t"], units[L]))
+                  * (1.0 if net["loss"] == "sse" else 0.5), True)
+    lr = 1.0 if mistake == "no_learning_rate" else eta
+    sign = -1.0 if mistake == "sign_update" else 1.0
+    for n in range(1, L + 1):
+        for u, k in enumerate(units[n]):
+            err = v[f"Err{k}"]
+            for a, j in enumerate(units[n - 1]):
+                v[f"dw{j}_{k}"] = r(-sign * err * v[f"o{j}"], True)
+                v[f"w{j}_{k}"] = r(W[n - 1][u][a] + sign * lr * err * v[f"o{j}"])
+            v[f"db{k}"] = r(-sign * err, True)
+            if mistake == "bias_not_updated":
+                v[f"b{k}"] = B[n - 1][u]
+            elif mistake == "bias_updated_with_o":
+                v[f"b{k}"] = r(B[n - 1][u] + eta * err * v[f"o{k}"])
+            else:
+                v[f"b{k}"] = r(B[n - 1][u] + sign * lr * err)
+    return v
+
+
+def random_net(rng: random.Random, sizes=None, loss="half_sse"):
+    sizes = sizes or [rng.randint(2, 3), rng.randint(2, 3), rng.randint(1, 2)]
+    W = [[[round(rng.uniform(-1.5, 1.5), 1) for _ in range(sizes[n])]
+          for _ in range(sizes[n + 1])] for n in range(len(sizes) - 1)]
+    b = [[round(rng.uniform(-1, 1), 1) for _ in range(sizes[n + 1])]
+         for n in range(len(sizes) - 1)]
+    x = [float(rng.choice([0, 1])) for _ in range(sizes[0])]
+    x[0] = 1.0
+    t = [float(rng.choice([0, 1])) for _ in range(sizes[-1])]
+    return {"W": W, "b": b, "x": x, "t": t, "eta": rng.choice([0.5, 0.9, 1.5]), "loss": loss}
+
+
+def spec_of(net):
+    return from_dict({
+        "loss": net["loss"], "learning_rate": net["eta"],
+        "layers": [{"activation": "sigmoid", "weights": W, "biases": b}
+                   for W, b in zip(net["W"], net["b"])],
+        "examples": [{"input": net["x"], "target": net["t"]}]})
+
+
+def by_name(report):
+    return {r.name: r for r in report.results}
+
+
+# -- the lecture --------------------------------------------------------------------------------
+def test_lecture_printed_answers_all_right():
+    report = check(LECTURE, LECTURE_ANSWERS)
+    assert report.ok and report.right == len(LECTURE_ANSWERS)
+    assert not any(r.carried_forward for r in report.results)
+    # the order is the computation's, whatever order the answers came in
+    assert [r.name for r in report.results][:7] == ["i4", "o4", "i5", "o5", "i6", "o6", "Err6"]
+
+
+def test_lecture_exact_values_to_six_places_also_right():
+    # the exact chain of DESIGN.md's JSON, as a student with a calculator writes it
+    exact = {"o4": "0.331812", "o5": "0.524979", "o6": "0.473889", "Err6": "0.131169",
+             "Err5": "-0.006542", "Err4": "-0.008724", "w1_4": "0.192148",
+             "b4": "-0.407852", "loss": "0.138396", "dw1_4": "0.008724", "db6": "-0.131169"}
+    report = check(LECTURE, exact)
+    assert report.ok, [(r.name, r.expected) for r in report.results if not r.ok]
+
+
+def test_err6_hand_and_exact_both_count():
+    # carried exactly Err6 is 0.131169 (0.1312); the slide's hand chain gives 0.1311
+    assert check(LECTURE, {"Err6": "0.1312"}).ok
+    assert check(LECTURE, {"Err6": "0.1311"}).ok
+    lecture_net = {"W": [[[0.2, 0.4, -0.5], [-0.3, 0.1, 0.2]], [[-0.3, -0.2]]],
+                   "b": [[-0.4, 0.2], [0.1]], "x": [1.0, 0.0, 1.0], "t": [1.0], "eta": 0.9,
+                   "loss": "half_sse"}
+    assert hand_step(lecture_net, carry=3)["Err6"] == 0.1311
+    assert round(hand_step(lecture_net)["Err6"], 4) == 0.1312
+    assert not check(LECTURE, {"Err6": "0.1313"}).ok
+
+
+# -- tolerance at the edges -------------------------------------------------------------------
+def test_tolerance_is_half_a_unit_in_the_last_place_written():
+    o4 = sig(-0.7)  # 0.33181222783...; i4 = -0.7 exactly, so nothing is carried
+    for places in (2, 3, 4, 5, 6, 7):
+        assert check(LECTURE, {"o4": written(o4, places)}).ok
+        unit = 10 ** -places
+        for off in (-1, 1):
+            bad = f"{rnd(o4, places) + off * unit:.{places}f}"
+            assert not check(LECTURE, {"o4": bad}).ok, bad
+
+
+def linear_spec(w: float):
+    """o2 = i2 = w exactly (one input 1, linear unit, no bias): decimal values, no noise."""
+    return from_dict({"layers": [{"activation": "linear", "weights": [[w]], "biases": [0.0]}],
+                      "examples": [{"input": [1], "target": [0]}]})
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("0.125", True), ("0.12", True), ("0.13", True),  # exactly half a unit away: right
+    ("0.11", False), ("0.14", False),
+    ("0.120", False), ("0.130", False), ("0.1250", True), ("0.1", True), ("0.2", False),
+])
+def test_tolerance_right_at_the_boundary_of_rounding(text, ok):
+    # 0.125 lies exactly between 0.12 and 0.13: both roundings are right at 2 places,
+    # with one more zero written neither is
+    assert check(linear_spec(0.125), {"i2": text}, decimals=2).ok is ok
+
+
+def test_trailing_zeros_tighten_the_tolerance():
+    # 0.33 is right at 2 places (|0.33 - 0.3318| < 0.005) but 0.330 is wrong at 3
+    assert check(LECTURE, {"o4": "0.33"}).ok
+    assert not check(LECTURE, {"o4": "0.330"}).ok
+    af = parse_answers('o4 = 0.330\nErr4 = -0.0100  # four places\n', "answers.toml")
+    assert af.answers == {"o4": "0.330", "Err4": "-0.0100"}
+    assert places_of("0.330") == 3 and places_of("-0.0100") == 4 and places_of("1.5e-3") == 4
+
+
+def test_rounding_carried_from_given_values_is_allowed():
+    # o6 from the student's rounded o4 = 0.332 and o5 = 0.525, written to 6 places
+    o6_from_rounded = sig(-0.3 * 0.332 - 0.2 * 0.525 + 0.1)
+    o6_exact = sig(-0.3 * sig(-0.7) - 0.2 * sig(0.1) + 0.1)
+    given = {"o4": "0.332", "o5": "0.525"}
+    assert check(LECTURE, {**given, "o6": written(o6_from_rounded, 6)}).ok
+    assert check(LECTURE, {**given, "o6": written(o6_exact, 6)}).ok  # carried more digits
+    halfway = (o6_from_rounded + o6_exact) / 2 + 2e-4
+    assert not check(LECTURE, {**given, "o6": written(halfway, 6)}).ok
+
+
+# -- error carried forward --------------------------------------------------------------------
+def test_wrong_o4_with_consistent_later_values_costs_one_mark():
+    net = {"W": [[[0.2, 0.4, -0.5], [-0.3, 0.1, 0.2]], [[-0.3, -0.2]]],
+           "b": [[-0.4, 0.2], [0.1]], "x": [1.0, 0.0, 1.0], "t": [1.0], "eta": 0.9,
+           "loss": "half_sse"}
+    right = hand_step(net)
+    wrong_o4 = 0.36
+    # recompute everything after o4 from the student's wrong o4, independently
+    o4, o5 = wrong_o4, right["o5"]
+    i6 = -0.3 * o4 - 0.2 * o5 + 0.1
+    o6 = sig(i6)
+    err6 = (1 - o6) * o6 * (1 - o6)
+    err4 = o4 * (1 - o4) * (-0.3) * err6
+    err5 = o5 * (1 - o5) * (-0.2) * err6
+    answers = {"i4": "-0.7", "o4": "0.360", "i5": "0.1", "o5": written(o5, 3),
+               "i6": written(i6, 3), "o6": written(o6, 3), "Err6": written(err6, 4),
+               "Err5": written(err5, 4), "Err4": written(err4, 4),
+               "w4_6": written(-0.3 + 0.9 * err6 * o4, 3), "b6": written(0.1 + 0.9 * err6, 3),
+               "w1_4": written(0.2 + 0.9 * err4, 3), "b4": written(-0.4 + 0.9 * err4, 3)}
+    report = check(LECTURE, answers)
+    results = by_name(report)
+    assert [r.name for r in report.results if not r.ok] == ["o4"]
+    assert not report.ok and report.right == len(answers) - 1
+    for name in ("i6", "o6", "Err6", "Err4", "w4_6"):
+        assert results[name].carried_forward, name
+    assert not results["o5"].carried_forward and not results["o4"].carried_forward
+    # the same values with the right o4 are right and not carried forward ... except where
+    # the wrong o4 made them differ: then they are wrong
+    fixed = check(LECTURE, {**answers, "o4": "0.332"})
+    assert not fixed.results[1].carried_forward
+
+
+def test_unwritten_steps_carry_the_students_values():
+    # the student gives i4 wrong (bias forgotten: -0.3) and then o6 from it, skipping o4
+    i4 = -0.3
+    o4, o5 = sig(i4), sig(0.1)
+    o6 = sig(-0.3 * o4 - 0.2 * o5 + 0.1)
+    results = by_name(check(LECTURE, {"i4": "-0.3", "o6": written(o6, 4)}))
+    assert not results["i4"].ok
+    assert results["i4"].diagnosis["mistake"] == "bias_left_out"
+    assert results["o6"].ok and results["o6"].carried_forward
+
+
+# -- mistake models on random networks ---------------------------------------------------------
+# (mistake, the quantity it shows in, the earlier quantities given right, loss)
+CASES = [
+    ("factor_2", "Err", "forward", "half_sse"),
+    ("factor_2", "Err", "forward", "sse"),
+    ("sign_error", "Err", "forward", "half_sse"),
+    ("derivative_of_net", "Err", "forward", "half_sse"),
+    ("updated_weights", "Err_hidden", "forward+output_err", "half_sse"),
+    ("bias_left_out", "o", "none", "half_sse"),
+    ("bias_left_out", "i", "none", "half_sse"),
+    ("sign_update", "w", "forward+err", "half_sse"),
+    ("no_learning_rate", "w", "forward+err", "half_sse"),
+    ("no_learning_rate", "b", "forward+err", "half_sse"),
+    ("bias_not_updated", "b", "forward+err", "half_sse"),
+    ("bias_updated_with_o", "b", "forward+err", "half_sse"),
+    ("sign_update", "dw", "forward+err", "half_sse"),
+]
+
+
+def _names(v, prefix):
+    return [k for k in v if k.startswith(prefix) and k[len(prefix):len(prefix) + 1].isdigit()]
+
+
+def _case_answers(net, mistake, shows):
+    right, bad = hand_step(net), hand_step(net, mistake)
+    sizes = [len(net["x"])] + [len(b) for b in net["b"]]
+    out_units = range(sum(sizes[:-1]) + 1, sum(sizes) + 1)
+    hidden_units = range(sizes[0] + 1, sum(sizes[:-1]) + 1)
+    given = {}
+    forward = [k for k in right if k[0] in "io" and int(k[1:]) > sizes[0]]
+    err_out = [f"Err{k}" for k in out_units]
+    targets = {"Err": err_out, "Err_hidden": [f"Err{k}" for k in hidden_units],
+               "o": [f"o{k}" for k in hidden_units], "i": [f"i{k}" for k in hidden_units],
+               "w": [k for k in right if k.startswith("w")],
+               "b": [k for k in right if k.startswith("b")],
+               "dw": [k for k in right if k.startswith("dw")]}[shows]
+    if mistake in ("factor_2", "sign_error", "derivative_of_net", "updated_weights",
+                   "sign_update", "no_learning_rate", "bias_not_updated",
+                   "bias_updated_with_o"):
+        for k in forward:
+            given[k] = f"{right[k]:.6f}"
+    if mistake == "updated_weights" or shows in ("w", "b", "dw"):
+        for k in err_out + [f"Err{k}" for k in hidden_units]:
+            if shows != "Err_hidden":
+                given[k] = f"{right[k]:.7f}"
+        for k in err_out:
+            given[k] = f"{right[k]:.7f}"
+    return right, bad, given, targets
+
+
+@pytest.mark.parametrize("mistake,shows,_given,loss", CASES)
+def test_each_mistake_is_named_on_random_networks(mistake, shows, _given, loss):
+    rng = random.Random(f"{mistake}-{shows}-{loss}")
+    named = 0
+    for _ in range(60):
+        net = random_net(rng, loss=loss)
+        spec = spec_of(net)
+        right, bad, given, targets = _case_answers(net, mistake, shows)
+        for name in targets:
+            # only a clear difference is a mistake to find (a tiny one is within tolerance)
+            if abs(bad[name] - right[name]) < 2e-4:
+                continue
+            answers = {**given, name: f"{bad[name]:.6f}"}
+            result = by_name(check(spec, answers))[name]
+            assert not result.ok, (name, answers)
+            assert result.diagnosis["mistake"] == mistake, (name, result.diagnosis, answers)
+            assert result.diagnosis["formula"]
+            named += 1
+            # the values given right stay right
+            assert all(r.ok for r in check(spec, given).results)
+        if named >= 8:
+            break
+    assert named >= 8
+
+
+def test_factor_2_names_the_loss_conventions():
+    net = random_net(random.Random(3))
+    right, bad = hand_step(net), hand_step(net, "factor_2")
+    answers = {k: f"{right[k]:.6f}" for k in right if k[0] in "io" and int(k[1:]) > 3}
+    k = [n for n in right if n.startswith("Err")][-1]
+    out_err = [n for n in bad if n.startswith("Err")][0]
+    diag = by_name(check(spec_of(net), {**answers, out_err: f"{bad[out_err]:.6f}"}))
+    message = diag[out_err].diagnosis["message"]
+    assert "sse" in message and "−2(t − o)" in message and "half_sse" in message
+    del k
+
+
+def test_loss_with_factor_2():
+    loss = 0.5 * (1 - sig(-0.3 * sig(-0.7) - 0.2 * sig(0.1) + 0.1)) ** 2
+    result = by_name(check(LECTURE, {"loss": f"{2 * loss:.4f}"}))["loss"]
+    assert result.diagnosis["mistake"] == "factor_2"
+    assert check(LECTURE, {"loss": f"{loss:.4f}"}).ok
+
+
+def test_rounding_drift_is_named():
+    # o4, o5 and i6 carried to 1 place instead of 3; o6 then written to 4 places
+    o4, o5 = round(sig(-0.7), 1), round(sig(0.1), 1)
+    i6 = round(-0.3 * o4 - 0.2 * o5 + 0.1, 1)
+    o6 = sig(i6)
+    result = by_name(check(LECTURE, {"o6": f"{o6:.4f}"}))["o6"]
+    assert not result.ok
+    assert result.diagnosis["mistake"] == "rounding_drift"
+    assert "carried to" in result.diagnosis["message"]
+
+
+def test_unrecognised_mistake_still_gets_the_formula():
+    result = by_name(check(LECTURE, {"o6": "0.9"}))["o6"]
+    assert result.diagnosis["mistake"] is None
+    assert result.diagnosis["formula"] == "o6 = σ(i6)"
+
+
+# -- bad input ----------------------------------------------------------------------------------
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(DeriveError) as err:
+        check(LECTURE, {"Err7": "0.1"})
+    msg = str(err.value)
+    assert "unknown quantity 'Err7'" in msg and "Err6" in msg and "w1_4" in msg
+    with pytest.raises(DeriveError, match="did you mean 'w1_4'"):
+        check(LECTURE, {"w1_44": "0.1"})
+    with pytest.raises(DeriveError, match="unknown quantity 'o1'"):
+        check(LECTURE, {"o1": "1"})  # inputs are data, not answers
+
+
+@pytest.mark.parametrize("value", ["'abc'", "true", "nan", "inf", "[1, 2]"])
+def test_non_numeric_values_refused(value):
+    with pytest.raises(DeriveError, match="o4"):
+        parse_answers(f"o4 = {value}\n", "answers.toml")
+
+
+def test_malformed_toml_refused():
+    with pytest.raises(DeriveError, match="not valid TOML"):
+        parse_answers("o4 = = 0.3\n", "answers.toml")
