@@ -130,5 +130,8 @@ def samples(directory, force):
         click.echo(f"wrote {write_atomic(out / name, data, force)}", err=True)
 
 
+from derive.commands.check import check as _check; main.add_command(_check)  # noqa: E402
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
