@@ -440,7 +440,7 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
     # steps: a right earlier value stands for itself or the value it rounds (what was carried),
     # a wrong one for anything that rounds to it, an unwritten one for its exact value or that
     # value rounded to the digits shown.
-    unc, tol, tainted, results = {}, {}, {}, []
+    unc, tol, tainted, results, variants = {}, {}, {}, [], {}
 
     def close(name, *values):
         g, t = gv[name], tol[name] * (1 + 1e-9) + 1e-12
@@ -486,7 +486,9 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
         if not ok:
             found = (None, None)
             for model, places in _models(comp, q, decimals):
-                raw, exp_, _ = comp.chain(gv, model, places)
+                if (model, places) not in variants:  # one chain per model serves every value
+                    variants[model, places] = comp.chain(gv, model, places)
+                raw, exp_, _ = variants[model, places]
                 if (close(n, raw[n]) if places is None
                         else close_chain(n, raw[n], exp_[n], places)):
                     found = model

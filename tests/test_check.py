@@ -19,6 +19,7 @@ from derive.check import check, parse_answers, places_of
 from derive.cli import main
 from derive.errors import DeriveError
 from derive.spec import LECTURE, from_dict
+from conftest import requires_pdflatex
 
 # the lecture's printed answers (DESIGN.md), as a student would write them
 LECTURE_ANSWERS = {
@@ -271,45 +272,34 @@ CASES = [
 ]
 
 
-def _names(v, prefix):
-    return [k for k in v if k.startswith(prefix) and k[len(prefix):len(prefix) + 1].isdigit()]
-
-
-def _case_answers(net, mistake, shows):
+def _case_answers(net, mistake, shows, given_right):
+    """(right values, values with the mistake, earlier values given right, where to look)."""
     right, bad = hand_step(net), hand_step(net, mistake)
     sizes = [len(net["x"])] + [len(b) for b in net["b"]]
     out_units = range(sum(sizes[:-1]) + 1, sum(sizes) + 1)
     hidden_units = range(sizes[0] + 1, sum(sizes[:-1]) + 1)
-    given = {}
     forward = [k for k in right if k[0] in "io" and int(k[1:]) > sizes[0]]
     err_out = [f"Err{k}" for k in out_units]
-    targets = {"Err": err_out, "Err_hidden": [f"Err{k}" for k in hidden_units],
+    err_hidden = [f"Err{k}" for k in hidden_units]
+    give = {"none": [], "forward": forward, "forward+output_err": forward + err_out,
+            "forward+err": forward + err_out + err_hidden}[given_right]
+    given = {k: f"{right[k]:.{7 if k.startswith('Err') else 6}f}" for k in give}
+    targets = {"Err": err_out, "Err_hidden": err_hidden,
                "o": [f"o{k}" for k in hidden_units], "i": [f"i{k}" for k in hidden_units],
                "w": [k for k in right if k.startswith("w")],
                "b": [k for k in right if k.startswith("b")],
                "dw": [k for k in right if k.startswith("dw")]}[shows]
-    if mistake in ("factor_2", "sign_error", "derivative_of_net", "updated_weights",
-                   "sign_update", "no_learning_rate", "bias_not_updated",
-                   "bias_updated_with_o"):
-        for k in forward:
-            given[k] = f"{right[k]:.6f}"
-    if mistake == "updated_weights" or shows in ("w", "b", "dw"):
-        for k in err_out + [f"Err{k}" for k in hidden_units]:
-            if shows != "Err_hidden":
-                given[k] = f"{right[k]:.7f}"
-        for k in err_out:
-            given[k] = f"{right[k]:.7f}"
     return right, bad, given, targets
 
 
-@pytest.mark.parametrize("mistake,shows,_given,loss", CASES)
-def test_each_mistake_is_named_on_random_networks(mistake, shows, _given, loss):
+@pytest.mark.parametrize("mistake,shows,given_right,loss", CASES)
+def test_each_mistake_is_named_on_random_networks(mistake, shows, given_right, loss):
     rng = random.Random(f"{mistake}-{shows}-{loss}")
     named = 0
     for _ in range(60):
         net = random_net(rng, loss=loss)
         spec = spec_of(net)
-        right, bad, given, targets = _case_answers(net, mistake, shows)
+        right, bad, given, targets = _case_answers(net, mistake, shows, given_right)
         for name in targets:
             # only a clear difference is a mistake to find (a tiny one is within tolerance)
             if abs(bad[name] - right[name]) < 2e-4:
@@ -331,12 +321,10 @@ def test_factor_2_names_the_loss_conventions():
     net = random_net(random.Random(3))
     right, bad = hand_step(net), hand_step(net, "factor_2")
     answers = {k: f"{right[k]:.6f}" for k in right if k[0] in "io" and int(k[1:]) > 3}
-    k = [n for n in right if n.startswith("Err")][-1]
     out_err = [n for n in bad if n.startswith("Err")][0]
     diag = by_name(check(spec_of(net), {**answers, out_err: f"{bad[out_err]:.6f}"}))
     message = diag[out_err].diagnosis["message"]
     assert "sse" in message and "−2(t − o)" in message and "half_sse" in message
-    del k
 
 
 def test_loss_with_factor_2():
@@ -384,3 +372,170 @@ def test_non_numeric_values_refused(value):
 def test_malformed_toml_refused():
     with pytest.raises(DeriveError, match="not valid TOML"):
         parse_answers("o4 = = 0.3\n", "answers.toml")
+
+
+# -- the command ---------------------------------------------------------------------------------
+def run(*args, **kwargs):
+    return CliRunner().invoke(main, ["check", *args], **kwargs)
+
+
+def toml_of(answers: dict, **extra) -> str:
+    lines = [f'{k} = {json.dumps(v)}' for k, v in extra.items()]
+    return "\n".join(lines + [f"{k} = {v}" for k, v in answers.items()]) + "\n"
+
+
+@pytest.fixture
+def lecture_file(tmp_path):
+    path = tmp_path / "answers.toml"
+    path.write_text("# the lecture's printed table\n" + toml_of(LECTURE_ANSWERS))
+    return path
+
+
+def test_cli_lecture_answers_exit_0(lecture_file):
+    r = run(str(lecture_file))
+    assert r.exit_code == 0, r.output
+    assert "20 of 20 right." in r.output and "✓  o₄" in r.output and "✗" not in r.output
+    data = json.loads(run(str(lecture_file), "--format", "json").stdout)
+    assert set(data) == {"ok", "results"} and data["ok"] is True
+    assert len(data["results"]) == 20
+    for res in data["results"]:
+        assert set(res) == {"name", "given", "expected", "ok", "carried_forward", "diagnosis"}
+        assert res["diagnosis"] is None
+    o4 = next(x for x in data["results"] if x["name"] == "o4")
+    assert o4["given"] == 0.332 and o4["expected"] == pytest.approx(sig(-0.7), abs=1e-12)
+
+
+def test_cli_some_wrong_exit_1(tmp_path):
+    path = tmp_path / "a.toml"
+    path.write_text("o4 = 0.332\nErr6 = 0.2623\nb4 = -0.400\n")
+    r = run(str(path), "--format", "json")
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["ok"] is False
+    mistakes = {x["name"]: (x["diagnosis"] or {}).get("mistake") for x in data["results"]}
+    assert mistakes == {"o4": None, "Err6": "factor_2", "b4": "bias_not_updated"}
+    text = run(str(path)).output
+    assert "✗  Err₆" in text and "factor 2" in text and "1 of 3 right" in text
+    assert "right formula: Err6 = −∂E/∂o6" in text
+
+
+def test_cli_spec_relative_to_answers_file_and_override(tmp_path, monkeypatch):
+    net = random_net(random.Random(7), sizes=[3, 2, 1])
+    spec = spec_of(net).to_dict()
+    (tmp_path / "sub").mkdir()
+    spec_text = (f"loss = \"half_sse\"\nlearning_rate = {net['eta']}\n"
+                 + "".join(f"[[layers]]\nweights = {L['weights']}\nbiases = {L['biases']}\n"
+                           for L in spec["layers"])
+                 + f"[[examples]]\ninput = {net['x']}\ntarget = {net['t']}\n")
+    (tmp_path / "sub" / "net.toml").write_text(spec_text)
+    right = hand_step(net)
+    assert abs(right["o4"] - sig(-0.7)) > 0.01  # this network is not the lecture's
+    (tmp_path / "sub" / "a.toml").write_text(
+        toml_of({"o4": f"{right['o4']:.4f}", "Err5": f"{right['Err5']:.5f}"},
+                spec="net.toml", decimals=4))
+    monkeypatch.chdir(tmp_path)  # the spec is found beside the answers, not in the cwd
+    assert run("sub/a.toml").exit_code == 0
+    # --spec wins over the file's own: against the lecture's network the same values are wrong
+    (tmp_path / "lecture.toml").write_text(
+        "[[layers]]\nweights = [[0.2, 0.4, -0.5], [-0.3, 0.1, 0.2]]\nbiases = [-0.4, 0.2]\n"
+        "[[layers]]\nweights = [[-0.3, -0.2]]\nbiases = [0.1]\n"
+        "[[examples]]\ninput = [1, 0, 1]\ntarget = [1]\n")
+    r = run("sub/a.toml", "--spec", "lecture.toml", "--format", "json")
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["results"][0]["expected"] == pytest.approx(sig(-0.7))
+
+
+@pytest.mark.parametrize("content,expect", [
+    ("o4 = = 0.3\n", "not valid TOML"),
+    ("o4 = 'abc'\n", "o4 must be a number"),
+    ("o4 = true\n", "o4 must be a number"),
+    ("o4 = nan\n", "finite"),
+    ("Err7 = 0.1\n", "unknown quantity 'Err7'"),
+    ("w1_44 = 0.1\n", "did you mean 'w1_4'"),
+    ("decimals = 'three'\no4 = 0.3\n", "decimals"),
+    ("spec = 'missing.toml'\no4 = 0.3\n", "does not exist"),
+    ("# nothing here\n", "nothing to check"),
+    ("[forward]\no4 = 0.332\n", "forward must be a number"),
+])
+def test_cli_unusable_input_exit_2_without_traceback(tmp_path, content, expect):
+    path = tmp_path / "a.toml"
+    path.write_text(content)
+    r = run(str(path))
+    assert r.exit_code == 2, r.output
+    assert expect in r.stderr and "Traceback" not in r.output + r.stderr
+    assert r.stderr.startswith("derive: error:") and r.stderr.count("\n") == 1
+
+
+def test_cli_unknown_name_lists_valid_names(tmp_path):
+    path = tmp_path / "a.toml"
+    path.write_text("Err7 = 0.1\n")
+    err = run(str(path)).stderr
+    for name in ("i4", "o6", "loss", "Err6", "dw1_4", "db4", "w1_4", "b6"):
+        assert name in err
+
+
+def test_cli_missing_file_and_no_arguments():
+    assert run("/nonexistent/answers.toml").exit_code == 2
+    r = run()
+    assert r.exit_code == 2 and "--interactive" in r.stderr
+
+
+def test_cli_output_file_needs_force(lecture_file, tmp_path):
+    out = tmp_path / "report.md"
+    assert run(str(lecture_file), "-o", str(out)).exit_code == 0
+    md = out.read_text()
+    assert "| ✓ | $o_{4}$ | 0.332 | 0.332 |  |" in md
+    r = run(str(lecture_file), "-o", str(out))
+    assert r.exit_code == 2 and "--force" in r.stderr
+    assert run(str(lecture_file), "-o", str(out), "--force").exit_code == 0
+
+
+@requires_pdflatex
+def test_cli_latex_report_compiles(tmp_path):
+    from render.latex import compile_pdf
+
+    path = tmp_path / "a.toml"
+    # every mistake message and formula (with their Unicode) goes through pdflatex
+    path.write_text("o4 = 0.332\ni5 = 0.3\nErr6 = 0.2623\nErr4 = 0.0087\nw4_6 = -0.339\n"
+                    "b4 = -0.400\nb5 = 0.204\nloss = 0.2768\nw1_4 = 0.9\ndw1_4 = -0.0087\n")
+    r = run(str(path), "--format", "latex")
+    assert r.exit_code == 1
+    assert "\\begin{tabular}" in r.output and "w1\\_4" in r.output
+    assert compile_pdf(r.output).startswith(b"%PDF")
+
+
+def test_cli_same_input_same_bytes(lecture_file):
+    for fmt in ("text", "markdown", "latex", "json"):
+        assert run(str(lecture_file), "--format", fmt).output == \
+            run(str(lecture_file), "--format", fmt).output
+
+
+# -- interactive ---------------------------------------------------------------------------------
+def test_interactive_answers_each_value_at_once():
+    # i4, o4 (a slip), then i5 skipped, o5, i6 and o6 carried from the slip, then Ctrl-D
+    o4 = 0.36
+    i6 = -0.3 * o4 - 0.2 * 0.525 + 0.1
+    feed = "\n".join(["-0.7", "0.360", "", "0.525", f"{i6:.3f}", f"{sig(i6):.3f}"]) + "\n"
+    r = run("--interactive", "--format", "json", input=feed)
+    assert r.exit_code == 1, r.output + r.stderr
+    lines = r.stderr
+    assert "✓ i₄ = −0.7: right" in lines
+    assert "✗ o₄ = 0.360: expected 0.332" in lines
+    assert "✓ o₆ = " in lines and "carried forward" in lines
+    # each verdict comes straight after its prompt, before the next prompt
+    assert lines.index("✗ o₄") < lines.index("i5 =") < lines.index("o5 =")
+    data = json.loads(r.stdout)
+    assert [x["name"] for x in data["results"]] == ["i4", "o4", "o5", "i6", "o6"]
+    assert [x["ok"] for x in data["results"]] == [True, False, True, True, True]
+
+
+def test_interactive_asks_again_after_a_typo_and_follows_computation_order():
+    r = run("--interactive", input="minus 0.7\n-0.7\n")
+    assert "must be a decimal number" in r.stderr
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.index("i4 =") < r.stderr.index("o4 =")
+
+
+def test_interactive_nothing_given_is_exit_2():
+    r = run("--interactive", input="")
+    assert r.exit_code == 2 and "nothing to check" in r.stderr
