@@ -361,6 +361,10 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
         else:
             why = f"{'twice' if par == 2.0 else 'half'} the right value of {what}"
         return f"factor 2 in {what}: {why}"
+    if mid == "sign_error" and q.kind not in ("err", "loss"):
+        return ("sign: the step went the wrong way: either the output's error term was taken "
+                "with (o − t) instead of (t − o), or the gradient was added "
+                "(θ + η ∂E/∂θ) instead of subtracted; Err = −∂E/∂i and θ ← θ + η Err o")
     if mid == "sign_error":
         return ("sign: the output's error term was taken with (o − t) instead of (t − o); "
                 "Err = −∂E/∂i")

@@ -539,3 +539,74 @@ def test_interactive_asks_again_after_a_typo_and_follows_computation_order():
 def test_interactive_nothing_given_is_exit_2():
     r = run("--interactive", input="")
     assert r.exit_code == 2 and "nothing to check" in r.stderr
+
+
+# -- a second implementation -------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("rounding", ["exact", "hand"])
+def test_unit_by_unit_chain_agrees_with_the_vectorised_step(seed, rounding):
+    from derive.check import Computation
+    from derive.numeric.network import step
+
+    rng = random.Random(seed)
+    net = random_net(rng, sizes=[rng.randint(1, 4), rng.randint(1, 4), rng.randint(1, 3),
+                                 rng.randint(1, 2)])
+    spec = spec_of(net).with_activation(["sigmoid", "tanh", "relu", "linear"][seed % 4])
+    trace = step(spec, 0, rounding, 3)
+    _, values, _ = Computation(spec).chain({}, places=3 if rounding == "hand" else None)
+    flat = {"loss": trace.loss, **trace.forward, **trace.backward,
+            **{f"d{k}": v for k, v in trace.gradients.items()}, **trace.update}
+    assert set(flat) <= set(values)
+    for name, v in flat.items():
+        assert values[name] == pytest.approx(v, abs=1e-12), name
+
+
+def test_independent_step_agrees_with_the_lecture_table():
+    net = {"W": [[[0.2, 0.4, -0.5], [-0.3, 0.1, 0.2]], [[-0.3, -0.2]]],
+           "b": [[-0.4, 0.2], [0.1]], "x": [1.0, 0.0, 1.0], "t": [1.0], "eta": 0.9,
+           "loss": "half_sse"}
+    hand = hand_step(net, carry=3)
+    for name, text in LECTURE_ANSWERS.items():
+        assert hand[name] == float(text), name
+
+
+def test_sign_of_an_update_without_the_error_terms():
+    # only new weights given: (o − t) and adding the gradient cannot be told apart
+    net = random_net(random.Random(11))
+    bad = hand_step(net, "sign_update")
+    name = next(k for k in bad if k.startswith("w") and abs(bad[k] - hand_step(net)[k]) > 0.01)
+    result = by_name(check(spec_of(net), {name: f"{bad[name]:.4f}"}))[name]
+    assert result.diagnosis["mistake"] in ("sign_error", "sign_update")
+    assert "(o − t)" in result.diagnosis["message"] and "added" in result.diagnosis["message"]
+
+
+def test_answers_file_may_choose_the_example(tmp_path):
+    spec = tmp_path / "net.toml"
+    spec.write_text("[[layers]]\nactivation = 'linear'\nweights = [[0.5]]\nbiases = [0.0]\n"
+                    "[[examples]]\ninput = [1]\ntarget = [0]\n"
+                    "[[examples]]\ninput = [2]\ntarget = [0]\n")
+    ans = tmp_path / "a.toml"
+    ans.write_text("spec = 'net.toml'\nexample = 2\ni2 = 1.000\n")
+    assert run(str(ans)).exit_code == 0
+    ans.write_text("spec = 'net.toml'\nexample = 3\ni2 = 1.000\n")
+    r = run(str(ans))
+    assert r.exit_code == 2 and "only 2 example(s)" in r.stderr
+
+
+@requires_pdflatex
+def test_latex_escapes_the_users_title_and_file_names(tmp_path):
+    from render.latex import compile_pdf
+
+    spec = tmp_path / "we#ird_%net.toml"
+    spec.write_text("title = '\\\\input{/etc/passwd} 50% & $x$ #1 _a ^b ~c {d}'\n"
+                    "[[layers]]\nweights = [[0.5]]\nbiases = [0.0]\n"
+                    "[[examples]]\ninput = [1]\ntarget = [1]\n")
+    ans = tmp_path / "a.toml"
+    ans.write_text(f"spec = {json.dumps(spec.name)}\no2 = 0.622\ni2 = 0.6\n")
+    r = run(str(ans), "--format", "latex")
+    assert r.exit_code == 1, r.stderr
+    assert "\\input{/etc/passwd}" not in r.stdout
+    assert "we\\#ird\\_\\%net.toml" in r.stdout
+    assert compile_pdf(r.stdout).startswith(b"%PDF")
+    md = run(str(ans), "--format", "markdown").stdout
+    assert "\\$x\\$" in md
