@@ -98,6 +98,14 @@ class Quantity:
     deps: tuple[str, ...] = ()
 
     @property
+    def model_deps(self) -> tuple[str, ...]:
+        """deps, and what a mistake model reads besides (i for f′ of the net input, o for a
+        bias updated with o)."""
+        k = self.name.removeprefix("Err").removeprefix("b")
+        extra = {"err": f"i{k}", "bias": f"o{k}"}.get(self.kind)
+        return self.deps + ((extra,) if extra and extra not in self.deps else ())
+
+    @property
     def error_like(self) -> bool:  # shown (and hand-rounded) to one place more
         return self.kind in ("loss", "err", "grad_w", "grad_b")
 
@@ -295,12 +303,12 @@ class Computation:
                 used[q.name] = e
         return raw, expected, used
 
-    def partial(self, q: Quantity, v: dict, dep: str) -> float:
+    def partial(self, q: Quantity, v: dict, dep: str, model=(None, None)) -> float:
         x = v[dep]
         h = 1e-6 * max(1.0, abs(x))
         up, down = dict(v), dict(v)
         up[dep], down[dep] = x + h, x - h
-        return (self.value(q, up) - self.value(q, down)) / (2 * h)
+        return (self.value(q, up, model) - self.value(q, down, model)) / (2 * h)
 
     # -- formulas (plain text in the machine names) ---------------------------------------------
     def formula(self, q: Quantity) -> str:
@@ -446,16 +454,17 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
     # value rounded to the digits shown.
     unc, tol, tainted, results, variants = {}, {}, {}, [], {}
 
-    def close(name, *values):
-        g, t = gv[name], tol[name] * (1 + 1e-9) + 1e-12
-        return any(abs(g - x) <= t for x in values)
+    def close(name, *values, tolerance=None):
+        t = (tol[name] if tolerance is None else tolerance) * (1 + 1e-9) + 1e-12
+        return any(abs(gv[name] - x) <= t for x in values)
 
-    def close_chain(name, raw, rounded, places):
+    def close_chain(name, raw, rounded, places, tolerance=None):
         """Right on a rounding chain: near the value before rounding, or the rounded value
         itself when the student wrote no more places than the chain keeps."""
         q = comp.by_name[name]
         keeps = places + 1 if q.error_like else places
-        return close(name, raw) or (given[name].places <= keeps and close(name, rounded))
+        return (close(name, raw, tolerance=tolerance)
+                or (given[name].places <= keeps and close(name, rounded, tolerance=tolerance)))
 
     for q in comp.order:
         n = q.name
@@ -474,27 +483,32 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
         ok_pure = (close(n, pure_exact[n])
                    or close_chain(n, pure_hand_raw[n], pure_hand[n], decimals))
         if close(n, exact[n]):
-            chain, expected = "exact", exact[n]
+            chain, expected, carried_value = "exact", exact[n], exact[n]
         elif close_chain(n, hand_raw[n], hand[n], decimals):
-            chain, expected = "hand", hand[n]
+            chain, expected, carried_value = "hand", hand[n], hand_raw[n]
+        elif close(n, pure_exact[n]):
+            chain, expected, carried_value = "exact", pure_exact[n], pure_exact[n]
         elif ok_pure:
-            chain = "exact" if close(n, pure_exact[n]) else "hand"
-            expected = pure_exact[n] if chain == "exact" else pure_hand[n]
+            chain, expected, carried_value = "hand", pure_hand[n], pure_hand_raw[n]
         else:
-            chain, expected = None, exact[n]
+            chain, expected, carried_value = None, exact[n], None
         ok = chain is not None
         tainted[n] = not ok_pure
-        unc[n] = (max(abs(a.value - exact[n]), abs(a.value - hand[n])) if ok
-                  else half_unit(a.places))
+        # what was carried on: the value written, or the unrounded value it stands for, which
+        # lies within the carried rounding of the value recomputed here
+        unc[n] = abs(a.value - carried_value) + carried if ok else half_unit(a.places)
         diagnosis = None
         if not ok:
             found = (None, None)
             for model, places in _models(comp, q, decimals):
                 if (model, places) not in variants:  # one chain per model serves every value
                     variants[model, places] = comp.chain(gv, model, places)
-                raw, exp_, _ = variants[model, places]
-                if (close(n, raw[n]) if places is None
-                        else close_chain(n, raw[n], exp_[n], places)):
+                raw, exp_, vused = variants[model, places]
+                # the tolerance as for a right value, through this model's own formula
+                t = half_unit(a.places) + sum(abs(comp.partial(q, vused, d, model)) * unc[d]
+                                              for d in q.model_deps)
+                if (close(n, raw[n], tolerance=t) if places is None
+                        else close_chain(n, raw[n], exp_[n], places, tolerance=t)):
                     found = model
                     break
             diagnosis = {"mistake": found[0],
