@@ -38,7 +38,8 @@ def _interactive(spec, answers: dict, decimals: int, example: int):
             try:
                 text = click.prompt(f"{name} =", default="", show_default=False,
                                     prompt_suffix=" ", err=True)
-            except click.Abort:
+            except click.Abort:  # Ctrl-D / end of input: check what was given
+                click.echo("", err=True)
                 return answers
             text = text.strip()
             if not text:
