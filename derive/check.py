@@ -264,7 +264,7 @@ class Computation:
             for m, km in enumerate(spec.units(n + 1)):
                 w = float(self.W[n][m, u])
                 if mid == "updated_weights":
-                    w = float(rnd.value(w + self.eta * v[f"Err{km}"] * v[f"o{k}"]))
+                    w = _round(w + self.eta * v[f"Err{km}"] * v[f"o{k}"], rnd, False)
                 s += w * v[f"Err{km}"]
             return f1 * s
         err = v[f"Err{k}"]
@@ -285,7 +285,7 @@ class Computation:
     def rounded(self, q: Quantity, x: float, rnd: Rounding) -> float:
         if q.kind == "input":
             return x
-        return float(rnd.error(x) if q.error_like else rnd.value(x))
+        return _round(x, rnd, q.error_like)
 
     def chain(self, given: dict[str, float], model=(None, None), places: int | None = None):
         """(raw, expected): each quantity computed from the student's values where given,
@@ -345,6 +345,14 @@ class Computation:
         if rec.get("derivative_from_output"):
             return "(" + _subst(rec["derivative_from_output"]["expression"], a=f"o{k}") + ")"
         return "(" + _subst(rec["derivative"]["expression"], z=f"i{k}") + ")"
+
+
+def _round(x: float, rnd: Rounding, error_like: bool) -> float:
+    """Rounded as the chain rounds; a value beyond any hand calculation (a wildly wrong
+    answer carried on) is left as it is."""
+    if rnd.places is None or not math.isfinite(x) or abs(x) >= 1e15:
+        return float(x)
+    return float(rnd.error(x) if error_like else rnd.value(x))
 
 
 def _subst(expr: str, **names) -> str:
@@ -431,8 +439,18 @@ def _answer(name: str, value) -> Answer:
     return Answer(name, num, text, places_of(text))
 
 
+def _finite_sum(terms) -> float:
+    """A carried tolerance; a term made undefined by a wildly wrong earlier value adds 0."""
+    return sum(t for t in terms if math.isfinite(t))
+
+
 def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> CheckReport:
     """Mark each answer (name -> number, or its text as written) against spec's step."""
+    with np.errstate(all="ignore"):
+        return _check(spec, answers, decimals, example)
+
+
+def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckReport:
     comp = Computation(spec, example, decimals)
     valid = comp.names()
     for name in answers:
@@ -471,7 +489,7 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
         if q.kind == "input":
             unc[n], tainted[n] = 0.0, False
             continue
-        carried = sum(abs(comp.partial(q, used, d)) * unc[d] for d in q.deps)
+        carried = _finite_sum(abs(comp.partial(q, used, d)) * unc[d] for d in q.deps)
         deps_tainted = any(tainted[d] for d in q.deps)
         if n not in given:
             x = exact[n]
@@ -492,6 +510,8 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
             chain, expected, carried_value = "hand", pure_hand[n], pure_hand_raw[n]
         else:
             chain, expected, carried_value = None, exact[n], None
+        if not math.isfinite(expected):  # the student's values lead nowhere: the model answer
+            expected = pure_exact[n]
         ok = chain is not None
         tainted[n] = not ok_pure
         # what was carried on: the value written, or the unrounded value it stands for, which
@@ -505,8 +525,8 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
                     variants[model, places] = comp.chain(gv, model, places)
                 raw, exp_, vused = variants[model, places]
                 # the tolerance as for a right value, through this model's own formula
-                t = half_unit(a.places) + sum(abs(comp.partial(q, vused, d, model)) * unc[d]
-                                              for d in q.model_deps)
+                t = half_unit(a.places) + _finite_sum(
+                    abs(comp.partial(q, vused, d, model)) * unc[d] for d in q.model_deps)
                 if (close(n, raw[n], tolerance=t) if places is None
                         else close_chain(n, raw[n], exp_[n], places, tolerance=t)):
                     found = model

@@ -631,3 +631,16 @@ def test_rounding_drift_on_random_networks(carry):
         if named >= 10:
             break
     assert named >= 10
+
+
+def test_wildly_wrong_values_are_marked_not_crashed_on():
+    # o6 = 1e308 makes the carried loss infinite: marked, with finite numbers in the JSON
+    path_answers = {"o6": "1e308", "loss": "0.1384", "Err6": "0.1312", "w4_6": "0.5",
+                    "i6": "-1e300"}
+    report = check(LECTURE, path_answers)
+    results = by_name(report)
+    assert not results["o6"].ok and not results["i6"].ok and not results["w4_6"].ok
+    assert results["loss"].ok and results["Err6"].ok  # right values, from the model answer
+    data = report.to_dict()
+    json.dumps(data, allow_nan=False)
+    assert all(math.isfinite(r["expected"]) for r in data["results"])
