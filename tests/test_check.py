@@ -644,3 +644,29 @@ def test_wildly_wrong_values_are_marked_not_crashed_on():
     data = report.to_dict()
     json.dumps(data, allow_nan=False)
     assert all(math.isfinite(r["expected"]) for r in data["results"])
+
+
+@pytest.mark.parametrize("rounding", ["exact", "hand"])
+def test_right_answers_are_never_marked_wrong(rounding):
+    """Every value of a step (computed by the vectorised step, a second implementation),
+    written to the places shown, checks right, exact or rounded by hand, on random networks."""
+    from derive.numeric.network import step
+
+    rng = random.Random(rounding)
+    for trial in range(100):
+        sizes = [rng.randint(1, 3) for _ in range(rng.randint(2, 4))]
+        net = random_net(rng, sizes=sizes, loss=rng.choice(["half_sse", "sse", "mse"]))
+        spec = spec_of(net).with_activation(rng.choice(["sigmoid", "tanh", "relu", "linear"]))
+        decimals = rng.choice([2, 3, 4])
+        places = decimals if rounding == "hand" else rng.choice([decimals, decimals + 2])
+        trace = step(spec, 0, rounding, decimals)
+        values = {"loss": trace.loss, **trace.forward, **trace.backward,
+                  **{f"d{k}": v for k, v in trace.gradients.items()}, **trace.update}
+        answers = {}
+        for name, v in values.items():
+            p = places + 1 if name.startswith(("Err", "d")) or name == "loss" else places
+            if rng.random() < 0.7:  # a student writes down most of them, not all
+                answers[name] = written(v, p)
+        report = check(spec, answers, decimals)
+        wrong = [(r.name, r.text, r.expected, r.tolerance) for r in report.results if not r.ok]
+        assert not wrong, (trial, spec.to_dict(), wrong)
