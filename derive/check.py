@@ -30,7 +30,7 @@ import numpy as np
 
 from derive.errors import DeriveError, did_you_mean
 from derive.numeric import functions
-from derive.numeric.network import Rounding, round_half_up
+from derive.numeric.network import Rounding
 from derive.spec import Spec
 from derive.symbolic.definitions import activation_def, loss_def
 
@@ -626,7 +626,3 @@ def check_file(path, spec_path=None) -> CheckReport:
                           f"{len(spec.examples)} example(s)")
     return check(spec, af.answers, af.decimals, af.example)
 
-
-def round_to(x: float, places: int) -> float:
-    """x at the digits a student writes (for tests and the interactive prompt)."""
-    return float(round_half_up(x, places))
