@@ -59,7 +59,7 @@ def _interactive(spec, answers: dict, decimals: int, example: int):
 
 
 @click.command("check")
-@click.argument("answers_file", metavar="ANSWERS.toml", required=False,
+@click.argument("answers_file", metavar="[ANSWERS.toml]", required=False,
                 type=click.Path(dir_okay=False))
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
               help="Network spec (TOML); overrides the answers file's `spec`. "
