@@ -504,10 +504,16 @@ def test_cli_latex_report_compiles(tmp_path):
     assert compile_pdf(r.output).startswith(b"%PDF")
 
 
-def test_cli_same_input_same_bytes(lecture_file):
-    for fmt in ("text", "markdown", "latex", "json"):
-        assert run(str(lecture_file), "--format", fmt).output == \
-            run(str(lecture_file), "--format", fmt).output
+def test_cli_every_format_renders_the_same_bytes_twice(lecture_file, tmp_path):
+    from derive.cli import DOCUMENT_FORMATS
+
+    slips = tmp_path / "slips.toml"
+    slips.write_text("o4 = 0.360\no6 = 0.472\nErr6 = 0.2632\nb6 = 0.1\n")
+    for fmt in DOCUMENT_FORMATS:
+        for path, code in ((lecture_file, 0), (slips, 1)):
+            first = run(str(path), "--format", fmt)
+            assert first.exit_code == code, (fmt, first.stderr)
+            assert first.stdout == run(str(path), "--format", fmt).stdout
 
 
 # -- interactive ---------------------------------------------------------------------------------
@@ -610,6 +616,8 @@ def test_latex_escapes_the_users_title_and_file_names(tmp_path):
     assert compile_pdf(r.stdout).startswith(b"%PDF")
     md = run(str(ans), "--format", "markdown").stdout
     assert "\\$x\\$" in md
+    html = run(str(ans), "--format", "html").stdout
+    assert "&amp; $x$" in html and "<math>" in html and "<script" not in html
 
 
 @pytest.mark.parametrize("carry", [1, 2])
