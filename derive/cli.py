@@ -98,8 +98,8 @@ def samples(directory, force):
 
 # the commands of the other modules, one line each
 from derive.commands.train import train as _train; main.add_command(_train)  # noqa: E402
-
 from derive.commands.descend import descend as _descend; main.add_command(_descend)  # noqa: E402
+from derive.commands.check import check as _check; main.add_command(_check)  # noqa: E402
 
 
 if __name__ == "__main__":  # pragma: no cover

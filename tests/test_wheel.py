@@ -20,6 +20,11 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
                            capture_output=True, text=True, check=True).stdout
     assert "render/templates/latex/example.j2" in names
     assert "render/templates/text/example.j2" in names
+    # every package of the source tree is in the wheel (pyproject.toml lists them by name)
+    for init in [*ROOT.glob("derive/**/__init__.py"), *ROOT.glob("render/**/__init__.py")]:
+        assert init.relative_to(ROOT).as_posix() in names, f"{init.parent} missing from wheel"
+    for template in ROOT.glob("templates/*/*.j2"):
+        assert f"render/{template.relative_to(ROOT).as_posix()}" in names, template
 
     venv = tmp_path / "venv"
     # the runtime dependencies come from this interpreter's site-packages; derive itself
