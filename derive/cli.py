@@ -147,5 +147,8 @@ def samples(directory, force):
         click.echo(f"wrote {write_atomic(out / name, data, force)}", err=True)
 
 
+from derive.commands.problems import problems as _problems; main.add_command(_problems)  # noqa: E402
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -65,3 +65,13 @@ def render(template: str, fmt: str, **data) -> str:
 def to_json(value) -> str:
     """JSON with full-precision floats, keys in the order derive produced them."""
     return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def render_problems(pset, fmt: str) -> dict:
+    """problems, solutions (in fmt) and the answers.json text of a derive.problems set."""
+    from derive.problems import KINDS
+
+    titles = {name: k.title for name, k in KINDS.items()}
+    return {"problems": render("problems", fmt, pset=pset, titles=titles),
+            "solutions": render("solutions", fmt, pset=pset, titles=titles),
+            "answers": to_json(pset.answers())}
