@@ -123,9 +123,9 @@ def distractors(rng: np.random.Generator, answer: float, places: int, mistakes: 
             break
     # not enough distinct mistakes: slips of the hand (a sign, a factor of ten, a step)
     unit = 10.0 ** -places
-    fallback = [("sign slip", -answer), ("decimal slip", answer * 10),
-                ("decimal slip", answer / 10)]
+    fallback = [("sign slip", -answer)]
     fallback += [("arithmetic slip", answer + k * unit * 10) for k in (1, -1, 2, -2, 3, -3)]
+    fallback += [("decimal slip", answer * 10), ("decimal slip", answer / 10)]
     for label, value in fallback:
         if len(wrong) == n - 1:
             break

@@ -53,7 +53,8 @@ def _output_activation(activation: str, loss: str) -> str:
     return activation
 
 
-def draw_spec(rng: np.random.Generator, options, examples: int = 1) -> dict:
+def draw_spec(rng: np.random.Generator, options, examples: int = 1,
+              min_nonzero: int = 2) -> dict:
     """A random network spec (TOML keys) on the hand-friendly grids."""
     sizes = options.network
     activation = options.activation or "sigmoid"
@@ -82,7 +83,7 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1) -> dict:
         else:
             low, high = max(lo, -1.0), min(hi, 1.0)
             t = [float(v) for v in rng.choice(grid(low, high, 0.1), size=sizes[-1])]
-        need(sum(v != 0 for v in x) >= min(2, len(x)), "too few non-zero inputs")
+        need(sum(v != 0 for v in x) >= min(min_nonzero, len(x)), "too few non-zero inputs")
         exs.append({"input": x, "target": t})
     return {"loss": loss, "learning_rate": eta, "layers": layers, "examples": exs}
 
