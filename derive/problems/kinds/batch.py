@@ -13,7 +13,7 @@ import numpy as np
 from derive.numeric.network import Network, Rounding
 from derive.problems.common import (Options, Problem, check_distinct, check_finite, choose,
                                     distractors, need, places_for, tolerance)
-from derive.problems.kinds.network import _tie_ok, draw_spec
+from derive.problems.kinds.network import _tie_ok, draw_spec, revive
 from derive.spec import from_dict
 
 EXAMPLES = 4
@@ -63,7 +63,8 @@ def generate_batch(rng, options, pid: str) -> Problem:
     n_in = min(options.network[0], 3)
     sub = Options(network=(n_in, 1), activation=options.activation, loss=options.loss,
                   lr=options.lr, decimals=options.decimals)
-    spec = from_dict(draw_spec(rng, sub, examples=EXAMPLES, min_nonzero=1), "generated dataset")
+    spec = from_dict(revive(draw_spec(rng, sub, examples=EXAMPLES, min_nonzero=1)),
+                     "generated dataset")
     need(len({ex.input for ex in spec.examples}) == EXAMPLES, "repeated example")
     batch = int(choose(rng, [2, EXAMPLES]))
     d = options.decimals

@@ -150,7 +150,7 @@ def generate_minima(rng, options, pid: str) -> Problem:
             "terms": [list(t) for t in terms]}
     rows = []
     for x in (p, q, r):
-        curvature = f_slope([(c * k, k - 1) for c, k in terms if k > 0], x)
+        curvature = float(sum(c * k * (k - 1) * x ** (k - 2) for c, k in terms if k >= 2))
         kind = ("global_min" if x == glob else "local_min") if x in (p, r) else "local_max"
         rows.append({"x": float(x), "value": f_value(terms, x), "curvature": curvature,
                      "kind": kind})

@@ -68,6 +68,9 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
     for n, (fan_in, size) in enumerate(zip(sizes, sizes[1:])):
         rows = [[float(flat.pop()) for _ in range(fan_in)] for _ in range(size)]
         biases = [float(b) for b in rng.choice(BIASES, size=size)]
+        # a bias equal to one of its unit's weights would make their updates read alike
+        need(all(abs(b) not in [abs(w) for w in row] for b, row in zip(biases, rows)),
+             "a bias equals a weight")
         act = out_act if n == len(sizes) - 2 else activation
         layers.append({"activation": act, "weights": rows, "biases": biases})
     lo, hi = output_range(out_act)
@@ -86,6 +89,26 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
         need(sum(v != 0 for v in x) >= min(min_nonzero, len(x)), "too few non-zero inputs")
         exs.append({"input": x, "target": t})
     return {"loss": loss, "learning_rate": eta, "layers": layers, "examples": exs}
+
+
+def revive(raw: dict) -> dict:
+    """Units whose activation is flat at their net input (a dead ReLU) get their incoming
+    weights and bias negated, which mirrors the net input; the grid values stay on the grid.
+    Draws for ReLU networks would otherwise almost never have every unit alive."""
+    x = np.array(raw["examples"][0]["input"], dtype=float)
+    for layer in raw["layers"]:
+        act = functions.activation(layer["activation"])
+        W, b = np.array(layer["weights"]), np.array(layer["biases"])
+        i = W @ x + b
+        if activation_def(layer["activation"]).elementwise:
+            dead = np.abs(np.ravel(act.df(z=i, **dict(act.params)))) < 1e-12
+            flip = np.where(dead & (np.abs(i) > 1e-9), -1.0, 1.0)
+            W, b = W * flip[:, None], b * flip
+            layer["weights"] = [[float(v) + 0.0 for v in row] for row in W]
+            layer["biases"] = [float(v) + 0.0 for v in b]
+            i = W @ x + b
+        x = act(i)
+    return raw
 
 
 def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
@@ -177,14 +200,14 @@ def _from_printed(spec, hand: dict, decimals: int, with_errs: bool) -> dict:
 
 def _tie_ok(a: str, b: str, values: dict) -> bool:
     """Ties the network forces: a weight's gradient equals its unit's bias gradient when the
-    input is 1, is 0 when the input is 0, and a weight from an input 0 keeps its value."""
+    input is 1, is 0 when the input is 0, a weight from an input 0 keeps its value, and a
+    ReLU (or linear) unit's output is its net input."""
+    if {a[0], b[0]} == {"i", "o"} and a[1:] == b[1:] and values[a] == values[b]:
+        return True
     if values[a] == values[b] and a.startswith("d") and b.startswith("d"):
         if values[a] == 0.0:
             return True
         return a.split("_")[-1].lstrip("db") == b.split("_")[-1].lstrip("db")
-    if a[0] in "wb" and b[0] in "wb":
-        ka, kb = a.split("_")[-1].lstrip("wb"), b.split("_")[-1].lstrip("wb")
-        return ka == kb and values[a] == values[b]
     return False
 
 
@@ -228,7 +251,7 @@ def _headline(kind: str, spec) -> str:
 
 
 def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
-    raw = draw_spec(rng, options)
+    raw = revive(draw_spec(rng, options))
     spec = from_dict(raw, "generated network")
     d = options.decimals
     exact_t = step(spec, 0, "exact", d)
