@@ -27,6 +27,7 @@ LEARNING_RATES = (0.1, 0.2, 0.25, 0.5, 0.75, 0.8, 0.9, 1.0)
 WEIGHTS = np.array([w for w in grid(-1.0, 1.0, 0.1) if w != 0])
 FINE_WEIGHTS = np.array([w for w in grid(-1.0, 1.0, 0.05) if w != 0])
 BIASES = grid(-0.5, 0.5, 0.1)
+FRACTIONS = grid(0.1, 0.9, 0.1)
 MISTAKES = {
     "loss_factor": "the factor 2 of the loss convention (E = Σ(t−o)² against ½Σ(t−o)²)",
     "sign": "the sign of the update (w − η·Err·o)",
@@ -67,17 +68,19 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
     out_act = _output_activation(activation, loss)
     for n, (fan_in, size) in enumerate(zip(sizes, sizes[1:])):
         rows = [[float(flat.pop()) for _ in range(fan_in)] for _ in range(size)]
-        biases = [float(b) for b in rng.choice(BIASES, size=size)]
         # a bias equal to one of its unit's weights would make their updates read alike
-        need(all(abs(b) not in [abs(w) for w in row] for b, row in zip(biases, rows)),
-             "a bias equals a weight")
+        biases = [float(choose(rng, [b for b in BIASES if abs(b) not in np.abs(row)]))
+                  for row in rows]
         act = out_act if n == len(sizes) - 2 else activation
         layers.append({"activation": act, "weights": rows, "biases": biases})
     lo, hi = output_range(out_act)
     exs = []
     for _ in range(examples):
-        x = [float(v) if rng.random() < 0.8 else float(np.round(rng.choice(grid(0.1, 0.9, 0.1)), 1))
+        x = [float(v) if rng.random() < 0.8 else float(choose(rng, FRACTIONS))
              for v in rng.integers(0, 2, size=sizes[0])]
+        for j in rng.permutation(len(x))[:min(min_nonzero, len(x))]:
+            if x[j] == 0:  # enough inputs that are not 0, or the problem says little
+                x[j] = 1.0
         if out_act == "softmax" or loss == "ce":
             t = [0.0] * sizes[-1]
             t[int(rng.integers(sizes[-1]))] = 1.0
@@ -86,7 +89,6 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
         else:
             low, high = max(lo, -1.0), min(hi, 1.0)
             t = [float(v) for v in rng.choice(grid(low, high, 0.1), size=sizes[-1])]
-        need(sum(v != 0 for v in x) >= min(min_nonzero, len(x)), "too few non-zero inputs")
         exs.append({"input": x, "target": t})
     return {"loss": loss, "learning_rate": eta, "layers": layers, "examples": exs}
 
@@ -255,10 +257,15 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
     spec = from_dict(raw, "generated network")
     d = options.decimals
     exact_t = step(spec, 0, "exact", d)
-    hand_t = step(spec, 0, "hand", d)
-    exact, hand = _flat(exact_t), _flat(hand_t)
+    exact = _flat(exact_t)
     check_finite(exact)
     _check_network(spec, exact, d)
+    names = _asked(kind, spec, exact)
+    places = {n: places_for(n, d) for n in names}
+    if kind not in ("backward", "update"):  # answers from the givens alone: check them early
+        check_distinct({n: exact[n] for n in names}, places, lambda a, b: _tie_ok(a, b, exact))
+    hand_t = step(spec, 0, "hand", d)
+    hand = _flat(hand_t)
     chains = [exact, hand]
     if kind in ("backward", "update"):
         printed = _from_printed(spec, hand, d, with_errs=(kind == "update"))
@@ -266,9 +273,7 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
         chains.append(printed)
     else:
         answers_all = exact
-    names = _asked(kind, spec, answers_all)
     answers = {n: answers_all[n] for n in names}
-    places = {n: places_for(n, d) for n in names}
     tol = {n: tolerance(answers[n], [c[n] for c in chains], places[n]) for n in names}
     check_distinct(answers, places, lambda a, b: _tie_ok(a, b, answers))
     givens = {}
@@ -295,7 +300,7 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
     return Problem(kind=kind, id=pid, spec=spec.to_dict(), answers=answers, tolerance=tol,
                    places=places, givens=givens,
                    solution=worked_example(spec, 0, "hand" if kind in ("backward", "update")
-                                           else "exact", d),
+                                           else "exact", d, traces=(exact_t, hand_t)),
                    choices=choices)
 
 
