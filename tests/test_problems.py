@@ -434,3 +434,27 @@ def test_cli_bad_options_exit_2(tmp_path, args, message):
     assert r.exit_code == 2, r.output
     assert message in r.output
     assert "Traceback" not in r.output
+
+
+def test_a_newly_registered_loss_works_and_its_range_is_unbounded():
+    """Kinds read the registries: a loss added by registration needs no change here."""
+    from derive.symbolic.definitions import LOSSES, LossDef, register_loss
+
+    register_loss(LossDef("test_log_loss", "-t*log(o)", "a log loss, for this test"))
+    try:
+        for v in generate(["loss"], 4, 3, Options(loss="test_log_loss")).variants:
+            p = v.problems[0]
+            o, t = p.spec["outputs"], p.spec["targets"]
+            assert p.answers["loss"] == pytest.approx(
+                -sum(tk * math.log(ok) for ok, tk in zip(o, t)), abs=1e-12)
+            assert p.answers["loss_min"] == 0 and "loss_max" not in p.answers
+            assert p.facts["range"]["high"] is None
+    finally:
+        del LOSSES["test_log_loss"]
+
+
+def test_linear_outputs_reach_the_minimum_and_are_unbounded():
+    p = generate(["loss"], 1, 4, Options(loss="half_sse", activation="linear")).variants[0] \
+        .problems[0]
+    assert p.facts["range"] == {"low": 0.0, "low_reached": True, "high": None,
+                                "high_reached": False}

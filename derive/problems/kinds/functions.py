@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from derive.errors import DeriveError
+
 from derive.numeric import functions
 from derive.problems.common import (Problem, check_distinct, check_finite, choose, distractors,
                                     grid, need, places_for, shown, tolerance)
@@ -47,6 +49,10 @@ def generate_activation(rng, options, pid: str) -> Problem:
     name = options.activation or choose(rng, usable_activations())
     defn = activation_def(name)
     record = cache.activation(defn)
+    if not defn.elementwise or not record["has_gradient"]:
+        raise DeriveError(f"--activation {name}: the activation kind needs an elementwise "
+                          f"activation with a gradient; choose one of: "
+                          f"{', '.join(usable_activations())}")
     act = functions.activation(name)
     z = float(choose(rng, [v for v in Z if v != 0]))
     d = options.decimals
@@ -83,7 +89,7 @@ def _outputs(rng, name: str | None, loss: str, K: int):
         o = np.diff(np.concatenate([[0], cuts, [100]])) / 100.0
         t = np.zeros(K)
         t[int(rng.integers(K))] = 1.0
-        return "softmax" if "softmax" in ACTIVATIONS else None, o, t
+        return None, o, t  # a softmax layer's outputs: any probabilities that sum to 1
     act = name or "sigmoid"
     lo, hi = _range(functions.activation(act))
     if lo >= 0 and hi <= 1:
@@ -104,24 +110,35 @@ def _range(act) -> tuple[float, float]:
 def loss_range(loss_fn, act_name: str | None, t: np.ndarray) -> dict:
     """Infimum and supremum of the loss over the outputs the activation can give, for
     targets t; each end marked reached or not (a sigmoid never reaches 0 or 1)."""
-    if act_name is None or not activation_def(act_name).elementwise:
-        o = np.linspace(0.0, 1.0, 20001)[1:-1]  # probabilities, each strictly inside (0, 1)
-    else:
-        o = functions.activation(act_name)(np.linspace(-40.0, 40.0, 20001))
+    def outputs(reach: float) -> np.ndarray:
+        if act_name is None or not activation_def(act_name).elementwise:
+            # probabilities strictly inside (0, 1), as close to the ends as `reach` says
+            return np.concatenate([[10.0 ** -reach], np.linspace(0.0, 1.0, 20001)[1:-1],
+                                   [1 - 10.0 ** -reach]])
+        return functions.activation(act_name)(np.linspace(-reach, reach, 20001))
+
+    def extremes(o, target, K):
+        with np.errstate(all="ignore"):
+            E = loss_fn.E(o=o, t=np.full_like(o, target), K=float(K))
+        return np.where(np.isfinite(E), E, np.inf)
+
     K = len(t)
     low = high = 0.0
     low_reached = high_reached = True
+    unbounded = False
+    o, o_far = outputs(20.0), outputs(40.0)
     for k in range(K):
-        with np.errstate(all="ignore"):
-            E = loss_fn.E(o=o, t=np.full_like(o, t[k]), K=float(K))
-        E = np.where(np.isfinite(E), E, np.inf)
+        E = extremes(o, t[k], K)
         i_min, i_max = int(np.argmin(E)), int(np.argmax(E))
         low += float(E[i_min])
         high += float(E[i_max])
+        # reaching further out raises the supremum: the loss is unbounded
+        far = float(np.max(extremes(o_far, t[k], K)))
+        unbounded |= not math.isfinite(far) or far - float(E[i_max]) > 1e-6 * max(1.0, far)
         low_reached &= 0 < i_min < len(o) - 1 and o[i_min] != o[0] and o[i_min] != o[-1]
         high_reached &= 0 < i_max < len(o) - 1 and o[i_max] != o[0] and o[i_max] != o[-1]
     low = round(low, 6) + 0.0
-    finite = math.isfinite(high) and high < 1e3
+    finite = not unbounded and math.isfinite(high)
     return {"low": low, "low_reached": bool(low_reached),
             "high": round(high, 6) if finite else None,
             "high_reached": bool(high_reached) if finite else False}
