@@ -91,6 +91,10 @@ def generate_problem(name: str, seed: int, number: int, options: Options, seen=(
             last = "the same as an earlier variant"
             continue
         return problem
+    if last == "the same as an earlier variant":
+        raise DeriveError(f"there are not enough different '{name}' problems with these "
+                          f"options for {number} variants; ask for fewer --variants or vary "
+                          f"more (leave out --activation / --loss / --lr)")
     raise DeriveError(f"could not draw a good '{name}' problem with these options after "
                       f"{MAX_ATTEMPTS} tries (last reason: {last}); try more --decimals or a "
                       f"larger --network")

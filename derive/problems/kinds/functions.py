@@ -22,7 +22,7 @@ from derive.problems.common import (Problem, check_distinct, check_finite, choos
 from derive.symbolic import cache
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES, activation_def, loss_def
 
-Z = grid(-2.5, 2.5, 0.1)
+Z = grid(-3.0, 3.0, 0.05)
 
 
 def usable_activations() -> list[str]:

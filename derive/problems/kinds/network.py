@@ -12,6 +12,7 @@ chain with one classic mistake switched on (see `chain`).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -297,11 +298,13 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
                 mistakes["the error term of the wrong unit"] = spec_param(spec, name) + \
                     spec.learning_rate * givens[f"Err{j}"] * givens.get(f"o{j}", 1.0)
         choices[name] = distractors(rng, answers[name], places[name], mistakes, options.choices)
+    doc = worked_example(spec, 0, "hand" if kind in ("backward", "update") else "exact", d,
+                         traces=(exact_t, hand_t))
+    # the rounding note speaks only of what this problem asks for
+    doc = replace(doc, differences=tuple(x for x in doc.differences
+                                         if x["name"].removeprefix("new ") in answers))
     return Problem(kind=kind, id=pid, spec=spec.to_dict(), answers=answers, tolerance=tol,
-                   places=places, givens=givens,
-                   solution=worked_example(spec, 0, "hand" if kind in ("backward", "update")
-                                           else "exact", d, traces=(exact_t, hand_t)),
-                   choices=choices)
+                   places=places, givens=givens, solution=doc, choices=choices)
 
 
 def spec_param(spec, name: str) -> float:
