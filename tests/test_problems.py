@@ -380,6 +380,7 @@ def test_cli_writes_three_files_and_answers_json_shape(tmp_path):
     r = run("--kinds", "forward,backward,update", "--variants", "3", "--seed", "7",
             "--format", "latex", "-o", str(out))
     assert r.exit_code == 0, r.output
+    assert "generating" not in r.output  # no progress bar when stderr is not a terminal
     assert sorted(p.name for p in out.iterdir()) == ["answers.json", "problems.tex",
                                                       "solutions.tex"]
     key = json.loads((out / "answers.json").read_text())

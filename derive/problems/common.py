@@ -53,6 +53,8 @@ class Problem:
         """The entry of answers.json (DESIGN.md), extended with the variant-free extras."""
         out = {"kind": self.kind, "id": self.id, "spec": self.spec, "answers": self.answers,
                "tolerance": self.tolerance, "places": self.places}
+        if self.givens:
+            out["givens"] = self.givens
         if self.facts:
             out["facts"] = self.facts
         if self.choices:

@@ -35,6 +35,7 @@ MISTAKES = {
     "updated_weights": "the already-updated weights in the backward pass",
     "derivative_of_net": "f′ taken of the net input (i(1−i) instead of o(1−o))",
     "no_bias": "the bias forgotten in the net input",
+    "no_activation": "the output unit's activation not applied (o = i)",
 }
 
 
@@ -122,10 +123,10 @@ def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
     T = np.array([ex.target], dtype=float)
     outs = [np.array([ex.input], dtype=float)]
     nets = [None]
-    for (W, b), act in zip(net.params, net.acts):
+    for n, ((W, b), act) in enumerate(zip(net.params, net.acts), start=1):
         i = outs[-1] @ W.T + (0.0 if "no_bias" in mistakes else b)
         nets.append(i)
-        outs.append(act(i))
+        outs.append(i if "no_activation" in mistakes and n == len(net.params) else act(i))
     L = len(net.params)
     g = net.loss.gradient(outs[L], T)
     if "loss_factor" in mistakes:
