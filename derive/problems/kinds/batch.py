@@ -96,7 +96,8 @@ def generate_batch(rng, options, pid: str) -> Problem:
     givens = {"batch": batch, "updates_per_epoch": updates, "examples": EXAMPLES}
     solution = {"rows": rows, "batch": batch, "spec": spec.to_dict(), "answers": exact,
                 "unit": spec.units(1)[0], "inputs": list(spec.units(0)),
-                "updates": updates, "gd_kind": gd_kind(updates)}
+                "updates": updates, "batch_size": EXAMPLES // updates,
+                "gd_kind": gd_kind(updates)}
     return Problem("batch", pid, spec.to_dict(), answers, tol, places, givens=givens,
                    solution=solution, choices=choices,
                    facts={"gd_kind": gd_kind(updates), "batch": list(range(1, batch + 1))})

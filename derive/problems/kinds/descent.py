@@ -84,7 +84,7 @@ def generate_descent(rng, options, pid: str) -> Problem:
                     "the sum instead of the mean": c0 - eta * g * len(xs)}
         choices["c1"] = distractors(rng, answers["c1"], d, mistakes, options.choices)
     spec = {"model": "c*x", "data": data, "start": c0, "learning_rate": eta, "steps": STEPS}
-    solution = {"rows": exact, "hand": hand, "H": H, "eta": eta, "eta_H": eta * H,
+    solution = {"rows": exact, "hand": hand, "H": H, "eta_max": 2.0 / H, "eta": eta, "eta_H": eta * H,
                 "factor": 1 - eta * H, "c_star": c_star, "regime": regime, "data": data,
                 "n": len(xs)}
     return Problem("descent", pid, spec, answers, tol, places, solution=solution,
