@@ -100,6 +100,7 @@ def samples(directory, force):
 from derive.commands.train import train as _train; main.add_command(_train)  # noqa: E402
 from derive.commands.descend import descend as _descend; main.add_command(_descend)  # noqa: E402
 from derive.commands.check import check as _check; main.add_command(_check)  # noqa: E402
+from derive.commands.problems import problems as _problems; main.add_command(_problems)  # noqa: E402
 
 
 if __name__ == "__main__":  # pragma: no cover
