@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import click
 
-from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from derive.cli import main
-from derive.numeric.network import round_half_up, step
+from derive.numeric.network import step
 from derive.problemset import KINDS, Options, generate, generate_problem
 from derive.problemset.common import shown
 from derive.spec import from_dict

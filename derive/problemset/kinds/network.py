@@ -18,7 +18,7 @@ import numpy as np
 
 from derive.numeric import functions
 from derive.numeric.network import Network, Rounding, step
-from derive.problemset.common import (Problem, Redraw, check_distinct, check_finite, choose,
+from derive.problemset.common import (Problem, check_distinct, check_finite, choose,
                                     distractors, grid, need, places_for, tolerance)
 from derive.spec import from_dict
 from derive.worked import worked_example
