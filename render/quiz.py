@@ -49,8 +49,7 @@ def plain(x: float) -> str:
     text = repr(float(x))
     if "e" in text or "E" in text:
         text = format(Decimal(text), "f")
-    if text.endswith(".0"):
-        text = text[:-2]
+    text = text.removesuffix(".0")
     return "0" if text == "-0" else text
 
 
@@ -135,8 +134,8 @@ def _category_path(*parts: str) -> str:
     return "/".join(["$course$", "top", *(s.replace("/", "//") for s in parts)])
 
 
-def _moodle_question(quiz, qtype: str, name: str, qtext: str, feedback: str, grade: int,
-                     idnumber: str) -> ET.Element:
+def _moodle_question(quiz, qtype: str, name: str, qtext: str, feedback: str,
+                     grade: int) -> ET.Element:
     q = ET.SubElement(quiz, "question", {"type": qtype})
     _text(q, "name", name, fmt=None)
     _text(q, "questiontext", qtext)
@@ -144,7 +143,8 @@ def _moodle_question(quiz, qtype: str, name: str, qtext: str, feedback: str, gra
     ET.SubElement(q, "defaultgrade").text = str(grade)
     ET.SubElement(q, "penalty").text = "0.3333333"
     ET.SubElement(q, "hidden").text = "0"
-    ET.SubElement(q, "idnumber").text = idnumber
+    # no <idnumber>: it must be unique in its category, so importing the file twice could clash;
+    # the question's name ends with the problem id instead
     return q
 
 
@@ -173,7 +173,7 @@ def _moodle_problem(quiz, texts, p, name):
     if p.choices and len(asked) == 1:
         (n,) = asked
         qtext = statement + f"\n<p><strong>Which is {_prompt(p, n)}?</strong></p>"
-        q = _moodle_question(quiz, "multichoice", name, qtext, solution, 1, p.id)
+        q = _moodle_question(quiz, "multichoice", name, qtext, solution, 1)
         ET.SubElement(q, "single").text = "true"
         ET.SubElement(q, "shuffleanswers").text = "false"  # already in the paper's order
         ET.SubElement(q, "answernumbering").text = "abc"
@@ -188,7 +188,7 @@ def _moodle_problem(quiz, texts, p, name):
     elif not p.choices and len(asked) == 1:
         (n,) = asked
         qtext = statement + f"\n<p><strong>{_prompt(p, n)} =</strong></p>"
-        q = _moodle_question(quiz, "numerical", name, qtext, solution, 1, p.id)
+        q = _moodle_question(quiz, "numerical", name, qtext, solution, 1)
         a = ET.SubElement(q, "answer", {"fraction": "100", "format": "moodle_auto_format"})
         ET.SubElement(a, "text").text = plain(p.answers[n])
         _text(a, "feedback", "")
@@ -210,7 +210,7 @@ def _moodle_problem(quiz, texts, p, name):
             rows.append(f"<li>{_prompt(p, n)} = {blank}</li>")
         qtext = statement + "\n<p><strong>Your answers:</strong></p>\n<ul>\n" + \
             "\n".join(rows) + "\n</ul>"
-        q = _moodle_question(quiz, "cloze", name, qtext, solution, len(asked), p.id)
+        q = _moodle_question(quiz, "cloze", name, qtext, solution, len(asked))
 
 
 def _esc(text: str, quote: bool = True) -> str:
@@ -241,7 +241,7 @@ def _feedback(item, ident: str, text: str):
     _mattext(ET.SubElement(fb, "flow_mat"), text)
 
 
-def _condition(res, ident, cond_builder, score=None, feedback=None, cont="No"):
+def _condition(res, cond_builder, score=None, feedback=None, cont="No"):
     rc = ET.SubElement(res, "respcondition", {"continue": cont})
     cond_builder(ET.SubElement(rc, "conditionvar"))
     if score is not None:
@@ -252,7 +252,7 @@ def _condition(res, ident, cond_builder, score=None, feedback=None, cont="No"):
     return rc
 
 
-def _qti_item(section, texts, p, n, statement, solution):
+def _qti_item(section, p, n, statement, solution):
     ident = _ident(p.id, n)
     item = ET.SubElement(section, "item", {"ident": ident, "title": f"{p.id} {n}"})
     meta = ET.SubElement(ET.SubElement(item, "itemmetadata"), "qtimetadata")
@@ -285,17 +285,17 @@ def _qti_item(section, texts, p, n, statement, solution):
     def other(cv):
         ET.SubElement(cv, "other")
 
-    _condition(res, ident, other, feedback="general_fb", cont="Yes")
+    _condition(res, other, feedback="general_fb", cont="Yes")
     if mc:
         for cid, c in zip(choice_ids, p.choices[n]):
             def eq(cv, cid=cid):
                 ET.SubElement(cv, "varequal", {"respident": "response1"}).text = cid
-            _condition(res, ident, eq, feedback=f"{cid}_fb", cont="Yes")
+            _condition(res, eq, feedback=f"{cid}_fb", cont="Yes")
         right = choice_ids[[c["correct"] for c in p.choices[n]].index(True)]
 
         def correct(cv):
             ET.SubElement(cv, "varequal", {"respident": "response1"}).text = right
-        _condition(res, ident, correct, score="100")
+        _condition(res, correct, score="100")
     else:
         value, tol = p.answers[n], p.tolerance[n]
 
@@ -305,7 +305,7 @@ def _qti_item(section, texts, p, n, statement, solution):
             both = ET.SubElement(either, "and")
             ET.SubElement(both, "vargte", {"respident": "response1"}).text = plain(value - tol)
             ET.SubElement(both, "varlte", {"respident": "response1"}).text = plain(value + tol)
-        _condition(res, ident, within, score="100")
+        _condition(res, within, score="100")
     _feedback(item, "general_fb", solution)
     if mc:
         for cid, c in zip(choice_ids, p.choices[n]):
@@ -335,7 +335,7 @@ def qti_assessment(pset, title: str, aid: str) -> str:
             for v in pset.variants:
                 if len(asked[v.number]) > j:
                     statement, solution = html[v.number]
-                    _qti_item(group, texts, v.problems[k], asked[v.number][j], statement,
+                    _qti_item(group, v.problems[k], asked[v.number][j], statement,
                               solution)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"

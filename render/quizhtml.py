@@ -82,8 +82,7 @@ def inline(text: str) -> str:
 def _cells(row: str) -> list[str]:
     """A pipe-table row split at the pipes that are neither escaped nor inside math."""
     row = row.strip()
-    if row.startswith("|"):
-        row = row[1:]
+    row = row.removeprefix("|")
     if row.endswith("|") and not row.endswith("\\|"):
         row = row[:-1]
     cells, cur, math, i = [], [], False, 0
