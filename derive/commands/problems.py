@@ -7,8 +7,9 @@ import click
 from derive.commands._common import friendly
 from derive.errors import DeriveError, unknown
 
-FORMATS = ("latex", "markdown")
+FORMATS = ("latex", "markdown", "moodle", "qti")
 SUFFIX = {"latex": "tex", "markdown": "md"}
+QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
 
 
 def _kinds(text: str) -> list[str]:
@@ -77,7 +78,9 @@ class _Progress:
               help="How many variants (one per student).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed: the same seed and options give byte-identical files.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="latex", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="latex", show_default=True,
+              help="latex/markdown: problems + solutions; moodle: DIR/moodle.xml (a question "
+                   "bank); qti: DIR/canvas-qti.zip (Canvas); always with DIR/answers.json.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Directory for problems, solutions and answers.json (created if missing).")
 @click.option("--force", is_flag=True, help="Write into a non-empty directory.")
@@ -93,12 +96,16 @@ class _Progress:
                    "terms, gradients and losses).")
 @click.option("--choices", type=click.IntRange(2, 6), default=None,
               help="Multiple choice: this many options per question (e.g. 4).")
+@click.option("--title", metavar="TEXT",
+              help="moodle/qti: the question bank's top category / the quiz's title "
+                   "(default 'derive problems, seed N').")
 @friendly
 def problems(kinds_text, variants, seed, fmt, output, force, network_text, activation, loss,
-             lr, decimals, choices):
+             lr, decimals, choices, title):
     """Exam problems in seeded variants, with worked solutions and a JSON answer key.
 
-    Writes DIR/problems.tex and DIR/solutions.tex (or .md) and DIR/answers.json.
+    Writes DIR/problems.tex and DIR/solutions.tex (or .md) and DIR/answers.json;
+    --format moodle writes DIR/moodle.xml, --format qti DIR/canvas-qti.zip (with answers.json).
     """
     from derive.symbolic.definitions import activation_def, loss_def
 
@@ -110,6 +117,11 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
         loss_def(loss)
     if lr is not None and not (0 < lr < 100):
         raise DeriveError(f"--lr must be greater than 0 (and sensible), not {lr}")
+    if title is not None:
+        if fmt not in QUIZ_FILES:
+            raise DeriveError("--title names a quiz: use it with --format moodle or qti")
+        if not title.strip() or len(title) > 200 or any(ord(c) < 32 for c in title):
+            raise DeriveError("--title must be one line of 1 to 200 characters")
     out = _check_output_dir(output, force)
 
     from derive.output import write_atomic
@@ -123,10 +135,18 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
         pset = generate(kinds, variants, seed, options, progress=bar)
     finally:
         bar.close()
-    files = render_problems(pset, fmt)
-    ext = SUFFIX[fmt]
-    for name, text in ((f"problems.{ext}", files["problems"]),
-                       (f"solutions.{ext}", files["solutions"]),
-                       ("answers.json", files["answers"])):
+    if fmt in QUIZ_FILES:
+        from render import to_json
+        from render.quiz import moodle_xml, qti_zip
+
+        quiz = moodle_xml(pset, title) if fmt == "moodle" else qti_zip(pset, title)
+        written = ((QUIZ_FILES[fmt], quiz), ("answers.json", to_json(pset.answers())))
+    else:
+        files = render_problems(pset, fmt)
+        ext = SUFFIX[fmt]
+        written = ((f"problems.{ext}", files["problems"]),
+                   (f"solutions.{ext}", files["solutions"]),
+                   ("answers.json", files["answers"]))
+    for name, text in written:
         write_atomic(out / name, text, force=True)
         click.echo(f"wrote {out / name}", err=True)
