@@ -525,3 +525,119 @@ def check(answers, spec=None, decimals: int | None = None, example: int | None =
     if not values:
         raise DeriveError("nothing to check: give values such as o4 = 0.332 or Err6 = 0.1311")
     return Check(marking.check(chosen, values, decimals, index))
+
+
+PROBLEM_FORMATS = ("latex", "markdown", "moodle", "qti")
+_QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
+
+
+class Problems(Document):
+    """Seeded problem sets with worked solutions and an answer key: `derive problems`."""
+
+    template = "problems"
+
+    def __init__(self, pset):
+        self.pset = pset
+
+    @property
+    def answers(self) -> dict:
+        """answers.json of DESIGN.md: {"seed", "variants": [{"variant", "problems": [...]}]}."""
+        return self.pset.answers()
+
+    def to_dict(self) -> dict:
+        return self.answers
+
+    def files(self, fmt: str = "latex", title: str | None = None) -> dict:
+        """The files of the set in a format: name -> text (bytes for the Canvas zip)."""
+        from render import render_problems, to_json
+
+        if fmt not in PROBLEM_FORMATS:
+            from derive.errors import unknown
+
+            raise unknown("problem-set format", fmt, PROBLEM_FORMATS)
+        if fmt in _QUIZ_FILES:
+            from render.quiz import moodle_xml, qti_zip
+
+            quiz = moodle_xml(self.pset, title) if fmt == "moodle" else qti_zip(self.pset, title)
+            return {_QUIZ_FILES[fmt]: quiz, "answers.json": to_json(self.answers)}
+        if title is not None:
+            raise DeriveError("--title names a quiz: use it with --format moodle or qti")
+        rendered = render_problems(self.pset, fmt)
+        ext = {"latex": "tex", "markdown": "md"}[fmt]
+        return {f"problems.{ext}": rendered["problems"],
+                f"solutions.{ext}": rendered["solutions"], "answers.json": rendered["answers"]}
+
+    def write(self, directory, fmt: str = "latex", force: bool = False,
+              title: str | None = None) -> list:
+        """Write the files into directory (created if missing), all or none."""
+        from derive.output import write_files
+
+        return write_files(directory, self.files(fmt, title), force)
+
+    def render(self, fmt: str, **options) -> str:
+        files = self.files(fmt if fmt != "json" else "markdown")
+        if fmt == "json":
+            return files["answers.json"]
+        if fmt not in ("latex", "markdown"):
+            raise DeriveError(f"a problem set renders as one text in latex or markdown, not "
+                              f"{fmt}; use files() or write()")
+        ext = {"latex": "tex", "markdown": "md"}[fmt]
+        return files[f"problems.{ext}"] + "\n" + files[f"solutions.{ext}"]
+
+
+def _problem_kinds(kinds) -> list[str]:
+    from derive.errors import unknown
+    from derive.problemset import KINDS
+
+    names = ([k.strip() for k in kinds.split(",") if k.strip()] if isinstance(kinds, str)
+             else [str(k) for k in kinds])
+    if not names:
+        raise DeriveError(f"--kinds is empty; choose from: {', '.join(KINDS)}")
+    for name in names:
+        if name not in KINDS:
+            raise unknown("problem kind", name, KINDS)
+    if len(set(names)) != len(names):
+        raise DeriveError(f"--kinds names a kind twice: {','.join(names)}")
+    return names
+
+
+def _network_sizes(network) -> tuple[int, ...]:
+    text = network if isinstance(network, str) else ",".join(map(str, network))
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise DeriveError(f"--network must be layer sizes like 3,2,1, not '{text}'") from None
+    if len(sizes) < 2 or any(s < 1 or s > 6 for s in sizes):
+        raise DeriveError(f"--network needs at least two layer sizes, each from 1 to 6 "
+                          f"(worked by hand), not '{text}'")
+    return sizes
+
+
+def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
+             activation: str | None = None, loss: str | None = None, lr: float | None = None,
+             decimals: int = 3, choices: int | None = None, progress=None) -> Problems:
+    """Problem sets in seeded variants: kinds "forward,backward,update" (or a list) from
+    activation, loss, forward, backward, update, step, descent, batch, minima.  Variant k is
+    the same whatever `variants` is; the same seed and options give the same files."""
+    from derive.problemset import Options, generate
+    from derive.symbolic.definitions import activation_def, loss_def
+
+    names = _problem_kinds(kinds)
+    sizes = _network_sizes(network)
+    for what, value, low, high in (("--variants", variants, 1, None), ("--seed", seed, 0, None),
+                                   ("--decimals", decimals, 1, 6), ("--choices", choices, 2, 6)):
+        if value is None and what == "--choices":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+                high is not None and value > high):
+            valid = f"from {low} to {high}" if high is not None else f"from {low}"
+            raise DeriveError(f"{what} must be a whole number {valid}, not {value!r}")
+    if activation is not None:
+        activation_def(activation)
+    if loss is not None:
+        loss_def(loss)
+    if lr is not None and not (0 < lr < 100):
+        raise DeriveError(f"--lr must be greater than 0 (and sensible), not {lr}")
+    options = Options(network=sizes, activation=activation, loss=loss, lr=lr,
+                      decimals=decimals, choices=choices)
+    return Problems(generate(names, variants, seed, options, progress=progress))

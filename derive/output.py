@@ -58,3 +58,41 @@ def write_atomic(path, data: str | bytes, force: bool = False) -> Path:
             pass
         raise
     return path
+
+
+def write_files(directory, files: dict, force: bool = False) -> list[Path]:
+    """Write several files into a directory, all or none: each goes to a temporary file
+    first, and only when every one is written are they renamed into place. A non-empty
+    directory is refused without force."""
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise DeriveError(f"-o '{out}' is a file; give a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise DeriveError(f"-o '{out}' is not empty; use --force to write into it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DeriveError(f"cannot create '{out}': {exc.strerror or exc}") from None
+    staged = []
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        for name, data in files.items():
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+            staged.append((tmp, out / name))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            os.chmod(tmp, 0o666 & ~umask)
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    except OSError as exc:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise DeriveError(f"cannot write into '{out}': {exc.strerror or exc}") from None
+    except BaseException:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    return [final for _, final in staged]

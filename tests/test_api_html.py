@@ -130,3 +130,36 @@ def test_api_check_equals_cli_json(tmp_path):
     assert not result.ok and result.exit_status == 1
     same = derive.check({"o4": "0.332", "Err6": "0.2622", "w1_4": "0.192"})
     assert same.to_dict() == result.to_dict()
+
+
+def test_api_problems_equal_the_cli_files(tmp_path):
+    out = tmp_path / "exam"
+    r = CliRunner().invoke(main, ["problems", "--kinds", "forward,update", "--variants", "3",
+                                  "--seed", "11", "--format", "markdown", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    result = derive.problems("forward,update", variants=3, seed=11)
+    files = result.files("markdown")
+    for name, text in files.items():
+        assert (out / name).read_text() == text, name
+    assert json.loads(files["answers.json"]) == result.answers
+    assert result.answers["seed"] == 11 and len(result.answers["variants"]) == 3
+
+
+def test_multi_file_writes_are_all_or_nothing(tmp_path, monkeypatch):
+    import os
+
+    from derive.output import write_files
+
+    calls = {"n": 0}
+    real = os.replace
+
+    def failing_replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 1:  # fail while writing: nothing may be left behind
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(DeriveError, match="No space left"):
+        write_files(tmp_path / "out", {"a.txt": "1", "b.txt": "2"})
+    assert list((tmp_path / "out").iterdir()) == []

@@ -5,36 +5,11 @@ from __future__ import annotations
 import click
 
 from derive.commands._common import friendly
-from derive.errors import DeriveError, unknown
+from derive.errors import DeriveError
 
 FORMATS = ("latex", "markdown", "moodle", "qti")
 SUFFIX = {"latex": "tex", "markdown": "md"}
 QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
-
-
-def _kinds(text: str) -> list[str]:
-    from derive.problemset import KINDS
-
-    names = [k.strip() for k in text.split(",") if k.strip()]
-    if not names:
-        raise DeriveError(f"--kinds is empty; choose from: {', '.join(KINDS)}")
-    for name in names:
-        if name not in KINDS:
-            raise unknown("problem kind", name, KINDS)
-    if len(set(names)) != len(names):
-        raise DeriveError(f"--kinds names a kind twice: {text}")
-    return names
-
-
-def _network(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        raise DeriveError(f"--network must be layer sizes like 3,2,1, not '{text}'") from None
-    if len(sizes) < 2 or any(s < 1 or s > 6 for s in sizes):
-        raise DeriveError(f"--network needs at least two layer sizes, each from 1 to 6 "
-                          f"(worked by hand), not '{text}'")
-    return sizes
 
 
 def _check_output_dir(path, force: bool):
@@ -107,46 +82,20 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
     Writes DIR/problems.tex and DIR/solutions.tex (or .md) and DIR/answers.json;
     --format moodle writes DIR/moodle.xml, --format qti DIR/canvas-qti.zip (with answers.json).
     """
-    from derive.symbolic.definitions import activation_def, loss_def
+    from derive import api
 
-    kinds = _kinds(kinds_text)
-    sizes = _network(network_text)
-    if activation is not None:
-        activation_def(activation)
-    if loss is not None:
-        loss_def(loss)
-    if lr is not None and not (0 < lr < 100):
-        raise DeriveError(f"--lr must be greater than 0 (and sensible), not {lr}")
     if title is not None:
         if fmt not in QUIZ_FILES:
             raise DeriveError("--title names a quiz: use it with --format moodle or qti")
         if not title.strip() or len(title) > 200 or any(ord(c) < 32 for c in title):
             raise DeriveError("--title must be one line of 1 to 200 characters")
-    out = _check_output_dir(output, force)
-
-    from derive.output import write_atomic
-    from derive.problemset import Options, generate
-    from render import render_problems
-
-    options = Options(network=sizes, activation=activation, loss=loss, lr=lr,
-                      decimals=decimals, choices=choices)
+    _check_output_dir(output, force)  # refuse before any work
     bar = _Progress(variants)
     try:
-        pset = generate(kinds, variants, seed, options, progress=bar)
+        result = api.problems(kinds_text, variants, seed, network=network_text,
+                              activation=activation, loss=loss, lr=lr, decimals=decimals,
+                              choices=choices, progress=bar)
     finally:
         bar.close()
-    if fmt in QUIZ_FILES:
-        from render import to_json
-        from render.quiz import moodle_xml, qti_zip
-
-        quiz = moodle_xml(pset, title) if fmt == "moodle" else qti_zip(pset, title)
-        written = ((QUIZ_FILES[fmt], quiz), ("answers.json", to_json(pset.answers())))
-    else:
-        files = render_problems(pset, fmt)
-        ext = SUFFIX[fmt]
-        written = ((f"problems.{ext}", files["problems"]),
-                   (f"solutions.{ext}", files["solutions"]),
-                   ("answers.json", files["answers"]))
-    for name, text in written:
-        write_atomic(out / name, text, force=True)
-        click.echo(f"wrote {out / name}", err=True)
+    for path in result.write(output, fmt, force=True, title=title):
+        click.echo(f"wrote {path}", err=True)
