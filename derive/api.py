@@ -541,8 +541,11 @@ class Problems(Document):
 
     @property
     def answers(self) -> dict:
-        """answers.json of DESIGN.md: {"seed", "variants": [{"variant", "problems": [...]}]}."""
-        return self.pset.answers()
+        """answers.json of DESIGN.md: {"seed", "variants": [{"variant", "problems": [...]}]},
+        as JSON reads it back (lists, not tuples)."""
+        import json
+
+        return json.loads(json.dumps(self.pset.answers()))
 
     def to_dict(self) -> dict:
         return self.answers
