@@ -17,6 +17,9 @@ from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
 
+if __name__ == "__main__":  # python -m derive.cli: one module, so commands attach to this main
+    sys.modules.setdefault("derive.cli", sys.modules[__name__])
+
 
 def friendly(fn):
     """Map the library's DeriveError to a clear message and exit status 2."""
@@ -122,6 +125,11 @@ def example(spec_path, activation, loss, lr, example_no, decimals, rounding, fmt
         doc = worked_example(spec, example_no - 1, rounding, decimals)
         text = render("example", fmt, doc=doc)
     emit(text, output, force)
+
+
+from derive.commands.activation import activation as _activation; main.add_command(_activation)  # noqa: E402,E501
+from derive.commands.loss import loss as _loss; main.add_command(_loss)  # noqa: E402,E501
+from derive.commands.graph import graph as _graph; main.add_command(_graph)  # noqa: E402,E501
 
 
 if __name__ == "__main__":  # pragma: no cover
