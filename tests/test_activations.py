@@ -236,3 +236,121 @@ def test_custom_expression_is_derived():
     for z0 in POINTS:
         assert abs(_value(d, {Z: z0}) - _value(sp.diff(f, Z), {Z: z0})) < 1e-12
     assert rec["range"]["text"] == "(−1, 1)"
+
+
+# ---- the command line -----------------------------------------------------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from click.testing import CliRunner  # noqa: E402
+
+from derive.cli import main  # noqa: E402
+
+
+def _run(args):
+    return CliRunner().invoke(main, args)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_cli_json_has_the_design_keys(name):
+    r = _run(["activation", name, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert list(data)[:6] == ["name", "expression", "derivative", "derivative_from_output",
+                              "steps", "latex"]
+    assert data["name"] == name
+    # expression and derivative are SymPy-parsable in z, and agree with sympy.diff
+    defn = ACTIVATIONS[name]
+    f = _definition(defn)
+    p = _params(defn)
+    e = _sym(data["expression"], defn, f)
+    d = _sym(data["derivative"], defn, f)
+    for z0 in POINTS:
+        assert abs(_value(sp.diff(e, Z), {Z: z0, **p}) - _value(d, {Z: z0, **p})) < 1e-12
+
+
+def test_cli_sigmoid_and_tanh_forms():
+    sig = json.loads(_run(["activation", "sigmoid", "--format", "json"]).output)
+    tanh = json.loads(_run(["activation", "tanh", "--format", "json"]).output)
+    assert sig["derivative_from_output"] == "a*(1 - a)"
+    assert tanh["derivative_from_output"] == "1 - a**2"
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_cli_documents(name, fmt):
+    r = _run(["activation", name, "--format", fmt])
+    assert r.exit_code == 0, r.output
+    if name == "step":
+        assert "no gradient" in r.output.lower()
+
+
+def test_step_explains_and_example_refuses_it():
+    r = _run(["activation", "step"])
+    assert r.exit_code == 0
+    assert "weights" in r.output and "no gradient" in r.output.lower()
+    r = _run(["example", "--activation", "step"])
+    assert r.exit_code == 2
+    assert "no gradient" in r.output and "never change the weights" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_custom_expression_cli():
+    r = _run(["activation", "--expr", "z/(1 + abs(z))", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["name"] == "custom"
+    assert data["range"]["text"] == "(−1, 1)"
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["activation"], "give an activation NAME"),
+    (["activation", "sigmoid", "--expr", "z"], "not both"),
+    (["activation", "sigmoud"], "did you mean 'sigmoid'"),
+    (["activation", "--expr", "x + 1"], "unknown name 'x'"),
+    (["activation", "--expr", "foo(z)"], "unknown function"),
+])
+def test_cli_bad_input(args, msg):
+    r = _run(args)
+    assert r.exit_code == 2
+    assert msg in r.output
+    assert "Traceback" not in r.output
+
+
+def test_cli_never_overwrites(tmp_path):
+    out = tmp_path / "sig.md"
+    assert _run(["activation", "sigmoid", "-o", str(out)]).exit_code == 0
+    first = out.read_text()
+    r = _run(["activation", "tanh", "-o", str(out)])
+    assert r.exit_code == 2 and out.read_text() == first
+    assert _run(["activation", "tanh", "-o", str(out), "--force"]).exit_code == 0
+    assert out.read_text() != first
+
+
+def test_cached_path_does_not_import_sympy(tmp_path):
+    env = {**os.environ, "DERIVE_CACHE_DIR": str(tmp_path)}
+    code = ("import sys; from derive.cli import main\n"
+            "try:\n    main(['activation', 'sigmoid', '--format', 'json'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('SYMPY' if 'sympy' in sys.modules else 'NO-SYMPY', file=sys.stderr)")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    second = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                            capture_output=True, text=True)
+    assert "NO-SYMPY" in second.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("args", [["activation", n] for n in ACTIVATIONS]
+                         + [["activation", "--expr", "z/(1 + abs(z))"]])
+def test_latex_compiles(args, tmp_path):
+    tex = tmp_path / "doc.tex"
+    assert _run([*args, "-o", str(tex)]).exit_code == 0
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 1000

@@ -4,6 +4,7 @@ checked against central finite differences for every activation/loss pairing; st
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 
 import numpy as np
@@ -224,3 +225,125 @@ def test_softmax_refused_in_hidden_layers_and_alone():
            "examples": [{"input": [1.0], "target": [1.0]}]}
     with pytest.raises(DeriveError, match="always outputs 1"):
         specmod.from_dict(raw)
+
+
+# ---- the command line -----------------------------------------------------------------------
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+from click.testing import CliRunner  # noqa: E402
+
+from derive.cli import main  # noqa: E402
+
+
+def _run(args):
+    return CliRunner().invoke(main, args)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_cli_json_has_the_design_keys(name):
+    r = _run(["loss", name, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert list(data)[:6] == ["name", "loss", "dE_do", "Err", "steps", "latex"]
+    assert sp.simplify(_sym(data["dE_do"]) - sp.diff(_sym(data["loss"]), O)) == 0
+    # the table: more confidently wrong costs more (target 1, output falling)
+    losses = [row["loss"] for row in data["table"]]
+    assert losses == sorted(losses) and losses[-1] > 10 * losses[0]
+    for row in data["range"]["by_target"]:
+        assert row["minimum"] == 0.0
+
+
+@pytest.mark.parametrize("loss,act", [("ce", None), ("ce", "softmax"), ("bce", "sigmoid"),
+                                      ("bce", None)])
+def test_cli_cancellation(loss, act):
+    args = ["loss", loss, "--format", "json"] + (["--output-activation", act] if act else [])
+    data = json.loads(_run(args).output)
+    assert data["Err"] == "t - o"
+
+
+def test_cli_half_sse_with_sigmoid_is_the_lecture_form():
+    data = json.loads(_run(["loss", "half_sse", "--output-activation", "sigmoid",
+                            "--format", "json"]).output)
+    assert sp.simplify(_sym(data["Err"]) - (T - O) * O * (1 - O)) == 0
+
+
+def test_cli_loss_table_values():
+    data = json.loads(_run(["loss", "bce", "--format", "json"]).output)
+    for row in data["table"]:
+        assert row["loss"] == pytest.approx(-math.log(row["output"]))
+        assert row["Err"] == pytest.approx(1 - row["output"])
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["loss", "ce", "--output-activation", "sigmoid"], "needs a softmax output layer"),
+    (["loss", "bce", "--output-activation", "tanh"], "(0, 1)"),
+    (["loss", "half_sse", "--output-activation", "step"], "no gradient"),
+    (["loss", "crossentropy"], "unknown loss"),
+    (["loss", "mse", "--output-activation", "sigmod"], "did you mean 'sigmoid'"),
+])
+def test_cli_bad_pairings(args, msg):
+    r = _run(args)
+    assert r.exit_code == 2
+    assert msg in r.output
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_cli_documents(name, fmt):
+    r = _run(["loss", name, "--format", fmt])
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("args", [["loss", n] for n in LOSSES]
+                         + [["loss", "half_sse", "--output-activation", "softmax"],
+                            ["loss", "mse", "--output-activation", "gelu"]])
+def test_latex_compiles(args, tmp_path):
+    tex = tmp_path / "doc.tex"
+    assert _run([*args, "-o", str(tex)]).exit_code == 0
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:]
+
+
+# ---- every activation and loss through `derive example` -------------------------------------
+
+SOFTMAX_SPEC = """
+loss = "{loss}"
+learning_rate = 0.5
+[[layers]]
+activation = "tanh"
+weights = [[0.2, 0.4, -0.5], [-0.3, 0.1, 0.2]]
+biases = [-0.4, 0.2]
+[[layers]]
+activation = "softmax"
+weights = [[-0.3, -0.2], [0.5, 0.1], [0.2, -0.4]]
+biases = [0.1, 0.0, -0.1]
+[[examples]]
+input = [1, 0, 1]
+target = [0, 1, 0]
+"""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("act,loss", list(itertools.product(TRAINABLE, LOSSES)))
+def test_every_pairing_runs_through_example(act, loss, fmt, tmp_path):
+    if act == "softmax":
+        spec = tmp_path / "spec.toml"
+        spec.write_text(SOFTMAX_SPEC.format(loss=loss))
+        args = ["example", "--spec", str(spec), "--format", fmt]
+    else:
+        args = ["example", "--activation", act, "--loss", loss, "--format", fmt]
+    r = _run(args)
+    if act != "softmax" and not _valid(loss, act):
+        assert r.exit_code == 2 and "Traceback" not in r.output
+        return
+    assert r.exit_code == 0, r.output
+    if fmt == "json":
+        data = json.loads(r.output)
+        assert all(math.isfinite(v) for v in data["backward"].values())
