@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from derive.errors import DeriveError, did_you_mean
-from derive.symbolic.definitions import ACTIVATIONS, LOSSES, activation_def, check_params, loss_def
+from derive.symbolic.definitions import (ACTIVATIONS, CUSTOM_PREFIX, LOSSES, activation_def,
+                                         check_params, loss_def, register_custom)
 
 _TOP_KEYS = ("title", "loss", "learning_rate", "input_names", "layers", "examples")
-_LAYER_KEYS = ("activation", "weights", "biases", "alpha")
+_LAYER_KEYS = ("activation", "weights", "biases", "alpha", "expression")
 _EXAMPLE_KEYS = ("input", "target")
 
 
@@ -38,6 +39,8 @@ class Layer:
     def to_dict(self) -> dict:
         out = {"activation": self.activation, "weights": [list(r) for r in self.weights],
                "biases": list(self.biases)}
+        if self.activation.startswith(CUSTOM_PREFIX):
+            out.update(activation="custom", expression=activation_def(self.activation).expression)
         out.update(dict(self.params))
         return out
 
@@ -152,11 +155,22 @@ def _layer(raw, n: int, fan_in: int, where: str) -> Layer:
     name = raw.get("activation", "sigmoid")
     if not isinstance(name, str):
         raise DeriveError(f"{here}.activation must be a name, not {_show(name)}")
-    defn = activation_def(name) if name in ACTIVATIONS else None
+    if name == "custom" or "expression" in raw:
+        if name != "custom":
+            raise DeriveError(f"{here}.expression is only for activation = \"custom\" "
+                              f"(this layer's activation is '{name}')")
+        if not isinstance(raw.get("expression"), str):
+            raise DeriveError(f"{here}: activation = \"custom\" needs expression = \"...\", "
+                              f"a function of z such as \"z/(1 + abs(z))\"")
+        defn = register_custom(raw["expression"], what=f"{here}.expression")
+        name = defn.name
+    else:
+        defn = activation_def(name) if name in ACTIVATIONS else None
     if defn is None:
         raise DeriveError(f"{here}.activation: unknown activation '{name}'"
                           f"{did_you_mean(name, ACTIVATIONS)}; choose one of: "
-                          f"{', '.join(ACTIVATIONS)}")
+                          f"{', '.join(n for n in ACTIVATIONS if not n.startswith(CUSTOM_PREFIX))}"
+                          f", or custom (with expression = \"...\" in z)")
     params = {k: _number(raw[k], f"{here}.{k}") for k in ("alpha",) if k in raw}
     try:
         params = check_params(defn, params)

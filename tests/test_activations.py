@@ -236,6 +236,11 @@ def test_custom_expression_is_derived():
     for z0 in POINTS:
         assert abs(_value(d, {Z: z0}) - _value(sp.diff(f, Z), {Z: z0})) < 1e-12
     assert rec["range"]["text"] == "(−1, 1)"
+    # |z| is split into two pieces, each inverted: f′ = (1 − |a|)² written in a
+    g = _sym(rec["derivative_from_output"]["expression"], ActivationDef("custom", "z", ""), f)
+    for z0 in POINTS:
+        a0 = _value(f, {Z: z0}).real
+        assert abs(_value(g, {A: a0}) - _value(sp.diff(f, Z), {Z: z0})) < 1e-12
 
 
 # ---- the command line -----------------------------------------------------------------------

@@ -347,3 +347,61 @@ def test_every_pairing_runs_through_example(act, loss, fmt, tmp_path):
     if fmt == "json":
         data = json.loads(r.output)
         assert all(math.isfinite(v) for v in data["backward"].values())
+
+
+# ---- a custom activation named in a spec file -----------------------------------------------
+
+CUSTOM = {"loss": "half_sse", "learning_rate": 0.9,
+          "layers": [{"activation": "custom", "expression": "z/(1 + abs(z))",
+                      "weights": [[0.2, 0.4, -0.5], [-0.3, 0.1, 0.2]], "biases": [-0.4, 0.2]},
+                     {"activation": "sigmoid", "weights": [[-0.3, -0.2]], "biases": [0.1]}],
+          "examples": [{"input": [1, 0, 1], "target": [1]}]}
+
+
+def test_custom_activation_in_a_spec():
+    spec = specmod.from_dict(CUSTOM)
+    assert spec.layers[0].activation == "custom: z/(1 + abs(z))"
+    assert spec.to_dict()["layers"][0]["activation"] == "custom"
+    assert specmod.from_dict(spec.to_dict()) == spec  # the round trip
+    net = Network(spec)
+    X, Tm = np.array([[1.0, 0.0, 1.0]]), np.array([[1.0]])
+    nets, outs = net.forward(X)
+    assert outs[1][0, 0] == pytest.approx(-0.7 / 1.7)  # f(−0.7) = −0.7/(1 + 0.7)
+    grads = net.mean_gradients(net.backward(nets, outs, Tm), outs)
+    W = net.params[0][0]
+    h = 1e-6
+    for idx in np.ndindex(W.shape):
+        old = W[idx]
+        W[idx] = old + h
+        up = _mean_loss(net, X, Tm)
+        W[idx] = old - h
+        down = _mean_loss(net, X, Tm)
+        W[idx] = old
+        assert grads[0][0][idx] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("layer,msg", [
+    ({"activation": "custom"}, "needs expression"),
+    ({"activation": "custom", "expression": "__import__('os')"}, "unknown function"),
+    ({"activation": "custom", "expression": "x + 1"}, "unknown name 'x'"),
+    ({"activation": "tanh", "expression": "z"}, "only for activation"),
+])
+def test_custom_activation_refused(layer, msg):
+    raw = {**CUSTOM, "layers": [{**CUSTOM["layers"][0], **layer}] + CUSTOM["layers"][1:]}
+    if "expression" not in layer:
+        raw["layers"][0].pop("expression")
+    with pytest.raises(DeriveError, match=msg):
+        specmod.from_dict(raw)
+
+
+def test_custom_activation_through_example(tmp_path):
+    spec = tmp_path / "custom.toml"
+    spec.write_text('loss = "half_sse"\n[[layers]]\nactivation = "custom"\n'
+                    'expression = "z/(1 + abs(z))"\nweights = [[0.5, -0.5]]\n'
+                    '[[examples]]\ninput = [1, 2]\ntarget = [0.3]\n')
+    r = _run(["example", "--spec", str(spec), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    # o3 = f(−0.5) = −1/3, Err3 = (t − o) f′(i) = (0.3 + 1/3) / (1 + 0.5)²
+    assert data["forward"]["o3"] == pytest.approx(-1 / 3)
+    assert data["backward"]["Err3"] == pytest.approx((0.3 + 1 / 3) / 1.5 ** 2)

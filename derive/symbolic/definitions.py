@@ -103,6 +103,23 @@ register_loss(LossDef(
     "E = −Σₖ tₖ log oₖ"))
 
 
+CUSTOM_PREFIX = "custom: "
+
+
+def register_custom(expression: str, what: str = "expression") -> ActivationDef:
+    """A spec's own activation (activation = "custom", expression = "z/(1 + abs(z))"): checked
+    against the safe grammar (nothing is evaluated), then registered under the name
+    'custom: <expression>' so that every stage finds it by name like the built-in ones."""
+    from derive.expr import parse
+
+    parse(expression, ["z"], what=what)
+    name = CUSTOM_PREFIX + expression.strip()
+    if name not in ACTIVATIONS:
+        register_activation(ActivationDef(name, expression.strip(),
+                                          f"the custom activation {expression.strip()}"))
+    return ACTIVATIONS[name]
+
+
 def activation_def(name: str) -> ActivationDef:
     try:
         return ACTIVATIONS[name]

@@ -99,6 +99,12 @@ def _output_candidates(f, d):
     direct = d.subs(f, A)
     if not direct.has(Z):
         yield direct
+    if f.has(sp.Abs) and not isinstance(f, sp.Piecewise):
+        # |z| as two pieces, so that each branch can be inverted on its own
+        folded = sp.piecewise_fold(f.rewrite(sp.Piecewise))
+        if isinstance(folded, sp.Piecewise):
+            yield from _output_candidates(folded, d)
+            return
     if isinstance(f, sp.Piecewise):
         pieces = []
         for expr, cond in f.args:
@@ -287,7 +293,8 @@ def _activation(defn: ActivationDef):
     f = parse(defn.expression, ["z", *params], what=f"activation '{defn.name}'")
     f = f.subs({sp.Symbol(k, real=True): v for k, v in params.items()})
     f_text = textbook_form(f)
-    d = _tidy(sp.diff(f_text, Z), keep_derived=True)
+    raw = sp.diff(f_text, Z).subs(Z * sp.sign(Z), sp.Abs(Z))  # z·sign(z) is |z|
+    d = _tidy(raw, keep_derived=True)
     defaults = {params[k]: v for k, v in defn.params}
     defaults.update({params[k]: _CONTEXT_VALUE for k, _ in defn.context})
     return f, f_text, d, output_form(f_text, d, defaults)
