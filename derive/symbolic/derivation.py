@@ -378,7 +378,8 @@ def _chain(quantity, rule, expr):
 
 def _loss_range(e, domain=None):
     """Where E is smallest and largest for a target t = 1 (and t = 0 for bce), over the outputs
-    o the output activation can give (default: (0, 1) where E has logs, else every real)."""
+    o in `domain`: by default (0, 1) where E takes logs (bce, ce need such outputs), else every
+    real o.  Candidates: the critical points inside and the one-sided limits at the ends."""
     if domain is None:
         domain = (0.0, 1.0) if e.has(sp.log) else (None, None)
     lo, hi = domain
@@ -392,8 +393,8 @@ def _loss_range(e, domain=None):
                 candidates.append((sp.simplify(et.subs(O, root)), root, True))
         for end, side in ((lo, "+"), (hi, "-")):
             point = (-sp.oo if side == "+" else sp.oo) if end is None else sp.nsimplify(end)
-            value = sp.limit(et, O, point, side if end is not None else "+-"
-                             if False else side) if end is not None else sp.limit(et, O, point)
+            # one-sided at a finite end of the domain (o → 0⁺, o → 1⁻), plain at ±∞
+            value = sp.limit(et, O, point, side) if end is not None else sp.limit(et, O, point)
             candidates.append((value, point, False))
         finite = [c for c in candidates if c[0].is_finite]
         low = min(finite, key=lambda c: float(c[0])) if finite else None
@@ -491,12 +492,10 @@ def derive_pairing(loss: LossDef, act: ActivationDef) -> dict:
         fprime = form.subs(A, O) if form is not None else d.subs(Z, sp.Symbol("i", real=True))
         in_output = form is not None
         product = sp.Mul(-1, de_nice, fprime, evaluate=False)
-        steps = [_chain("Err", "Err = −∂E/∂o · f′(i)", sp.Mul(
-            -1, sp.Derivative(_loss(loss), O), sp.Symbol("f'(i)"), evaluate=False)),
-            _chain("Err", "substitute ∂E/∂o and f′" + (" written in the output o"
-                                                        if in_output else ""), product)]
-        steps[0] = _chain("Err", "Err = −∂E/∂o · f′(i)",
-                          sp.Mul(-1, sp.Derivative(_loss(loss), O), fprime, evaluate=False))
+        steps = [_chain("Err", "Err = −∂E/∂o · f′(i)" + (", with f′ written in the output o"
+                                                         if in_output else ""),
+                        sp.Mul(-1, sp.Derivative(_loss(loss), O), fprime, evaluate=False)),
+                 _chain("Err", "substitute ∂E/∂o", product)]
         err = _tidy(-de * fprime)
         if spellings(err)["expression"] != steps[-1]["expression"]:
             steps.append(_chain("Err", "simplify (the cancellation)", err))
