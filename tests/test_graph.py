@@ -56,7 +56,9 @@ points = st.tuples(st.floats(-2, 2), st.floats(-2, 2))
 
 
 def _sympy_gradient(text, point):
-    expr = parse(text, VARS).rewrite(sp.exp)
+    from derive.symbolic.primitives import textbook_form
+
+    expr = textbook_form(parse(text, VARS))  # sigmoid, softplus as exp and log
     syms = {v: sp.Symbol(v, real=True) for v in VARS}
     at = {syms[v]: point[v] for v in VARS}
     def number(e):

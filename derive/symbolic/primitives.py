@@ -49,8 +49,12 @@ class softplus(sp.Function):  # noqa: N801
 
 
 def textbook_form(expr):
-    """Replace the stable primitives by their textbook definitions."""
-    return expr.rewrite(sp.exp) if expr.has(sigmoid, softplus) else expr
+    """Replace the stable primitives by their textbook definitions (only them: a blanket
+    rewrite(exp) would also turn z**2 into exp(2 log z), undefined for z < 0)."""
+    if not expr.has(sigmoid, softplus):
+        return expr
+    return expr.replace(lambda e: isinstance(e, (sigmoid, softplus)),
+                        lambda e: e._eval_rewrite_as_exp(*e.args))
 
 
 def stable_form(expr):
