@@ -249,14 +249,25 @@ def activation_steps(defn: ActivationDef, f, d, form):
     """The derivation as (rule, expression) steps, each equal to the one before."""
     steps = [_step(f"differentiate {defn.name}", sp.Derivative(f, Z))]
     rule = _rule_step(f)
+    done = None
+    if rule is None and f == sp.tanh(Z):
+        # the textbook route: tanh = sinh/cosh, the quotient rule, cosh² − sinh² over cosh²
+        quotient = sp.sinh(Z) / sp.cosh(Z)
+        steps.append(_step("write tanh z = sinh z / cosh z", sp.Derivative(quotient, Z)))
+        rule = _rule_step(quotient)
     if rule is not None:
         name, expr = rule
         steps.append(_step(name, expr))
         done = expr.doit()
         if done != expr:
             steps.append(_step("differentiate the inner terms", done))
-    if sp.sstr(d) != steps[-1]["expression"]:
-        steps.append(_step("simplify", d))
+    if done is not None and f == sp.tanh(Z):
+        num, den = sp.fraction(sp.together(done))
+        split = sp.Add(*[sp.Mul(t, sp.Pow(den, -1), evaluate=False)
+                         for t in sp.Add.make_args(sp.expand(num))], evaluate=False)
+        steps.append(_step("split the fraction: cosh²/cosh² − sinh²/cosh²", split))
+    if spellings(d)["expression"] != steps[-1]["expression"]:
+        steps.append(_step("simplify" if f != sp.tanh(Z) else "sinh/cosh = tanh", d))
     if form is None or not d.has(Z) or not form.has(A):
         return steps
     direct = d.subs(f, A)
