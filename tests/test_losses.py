@@ -405,3 +405,28 @@ def test_custom_activation_through_example(tmp_path):
     # o3 = f(−0.5) = −1/3, Err3 = (t − o) f′(i) = (0.3 + 1/3) / (1 + 0.5)²
     assert data["forward"]["o3"] == pytest.approx(-1 / 3)
     assert data["backward"]["Err3"] == pytest.approx((0.3 + 1 / 3) / 1.5 ** 2)
+
+
+@pytest.mark.parametrize("act", ["leaky_relu", "elu"])
+def test_per_layer_alpha_is_used_forward_and_backward(act):
+    raw = {"loss": "half_sse",
+           "layers": [{"activation": act, "alpha": 0.2, "weights": [[-1.0, 0.5]],
+                       "biases": [-0.3]},
+                      {"activation": "linear", "weights": [[0.7]], "biases": [0.1]}],
+           "examples": [{"input": [1.0, 0.4], "target": [0.5]}]}
+    net = Network(specmod.from_dict(raw))
+    X, Tm = np.array([[1.0, 0.4]]), np.array([[0.5]])
+    nets, outs = net.forward(X)
+    z = -1.0 + 0.2 - 0.3
+    want = 0.2 * z if act == "leaky_relu" else 0.2 * (math.exp(z) - 1)
+    assert outs[1][0, 0] == pytest.approx(want)
+    grads = net.mean_gradients(net.backward(nets, outs, Tm), outs)
+    W = net.params[0][0]
+    h = 1e-6
+    old = W[0, 0]
+    W[0, 0] = old + h
+    up = _mean_loss(net, X, Tm)
+    W[0, 0] = old - h
+    down = _mean_loss(net, X, Tm)
+    W[0, 0] = old
+    assert grads[0][0][0, 0] == pytest.approx((up - down) / (2 * h), rel=1e-6)
