@@ -7,55 +7,18 @@ commands, so `derive --help` and the JSON path start quickly.
 
 from __future__ import annotations
 
-import functools
-import sys
-
 import click
 
 from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
-DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
-
-if __name__ == "__main__":  # python -m derive.cli: one module, so commands attach to this main
-    sys.modules.setdefault("derive.cli", sys.modules[__name__])
-
-
-def friendly(fn):
-    """Map the library's DeriveError to a clear message and exit status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DeriveError as exc:
-            click.echo(f"derive: error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
-def emit(text: str, output: str | None, force: bool) -> None:
-    """Print, or write the whole file atomically (never over a file without --force)."""
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-        return
-    from derive.output import write_atomic
-
-    path = write_atomic(output, text, force)
-    click.echo(f"wrote {path}", err=True)
-
-
-def format_option(formats=DOCUMENT_FORMATS):
-    return click.option("--format", "fmt", type=click.Choice(formats), default=None,
-                        help="Output format (default: from the suffix of -o, else text).")
-
-
-def output_options(fn):
-    fn = click.option("--force", is_flag=True, help="Overwrite an existing output file.")(fn)
-    fn = click.option("-o", "--output", type=click.Path(dir_okay=False),
-                      help="Write to this file instead of the terminal.")(fn)
-    return fn
+from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)
+    DOCUMENT_FORMATS,
+    emit,
+    format_option,
+    friendly,
+    output_options,
+)
 
 
 def load_spec(path):
@@ -98,35 +61,45 @@ def example(spec_path, activation, loss, lr, example_no, decimals, rounding, fmt
 
     Forward pass, loss, error terms and updates, every sum written out with its numbers.
     """
+    from derive import api
     from derive.output import check_writable, choose_format
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
     if output:
         check_writable(output, force)
-    spec = load_spec(spec_path)
-    if activation is not None:
-        spec = spec.with_activation(activation)
-    if loss is not None:
-        spec = spec.with_loss(loss)
-    if lr is not None:
-        spec = spec.with_learning_rate(lr)
-    if example_no > len(spec.examples):
-        raise DeriveError(f"--example {example_no}: the spec has only "
-                          f"{len(spec.examples)} example(s)")
-    if fmt == "json":
-        from derive.numeric.network import step
-        from render import to_json
-
-        text = to_json(step(spec, example_no - 1, rounding, decimals).to_dict())
-    else:
-        from derive.worked import worked_example
-        from render import render
-
-        doc = worked_example(spec, example_no - 1, rounding, decimals)
-        text = render("example", fmt, doc=doc)
+    result = api.example(spec_path, activation=activation, loss=loss, lr=lr, rounding=rounding,
+                         decimals=decimals, example=example_no)
+    text = result.render(fmt)
     emit(text, output, force)
 
 
+@main.command(hidden=True)
+@click.argument("directory", type=click.Path(file_okay=False), default="output")
+@click.option("--force", is_flag=True, help="Overwrite the samples that are there.")
+@friendly
+def samples(directory, force):
+    """Regenerate the committed sample outputs (output/); a test checks they are current."""
+    from pathlib import Path
+
+    from derive.output import write_atomic
+    from derive.spec import LECTURE
+    from derive.worked import worked_example
+    from render import render
+    from render.latex import compile_pdf
+
+    doc = worked_example(LECTURE)
+    out = Path(directory)
+    tex = render("example", "latex", doc=doc)
+    for name, data in (("lecture-example.md", render("example", "markdown", doc=doc)),
+                       ("lecture-example.tex", tex),
+                       ("lecture-example.pdf", compile_pdf(tex))):
+        click.echo(f"wrote {write_atomic(out / name, data, force)}", err=True)
+
+
+# the commands of the other modules, one line each
+from derive.commands.train import train as _train; main.add_command(_train)  # noqa: E402
+from derive.commands.descend import descend as _descend; main.add_command(_descend)  # noqa: E402
+from derive.commands.check import check as _check; main.add_command(_check)  # noqa: E402
 from derive.commands.activation import activation as _activation; main.add_command(_activation)  # noqa: E402,E501
 from derive.commands.loss import loss as _loss; main.add_command(_loss)  # noqa: E402,E501
 from derive.commands.graph import graph as _graph; main.add_command(_graph)  # noqa: E402,E501

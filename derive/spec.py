@@ -17,7 +17,7 @@ from derive.symbolic.definitions import (ACTIVATIONS, CUSTOM_PREFIX, LOSSES, act
                                          check_params, loss_def, register_custom)
 
 _TOP_KEYS = ("title", "loss", "learning_rate", "input_names", "layers", "examples")
-_LAYER_KEYS = ("activation", "weights", "biases", "alpha", "expression")
+_LAYER_KEYS = ("activation", "weights", "biases", "alpha", "size", "expression")
 _EXAMPLE_KEYS = ("input", "target")
 
 
@@ -147,7 +147,17 @@ def _check_keys(table: dict, allowed, where: str) -> None:
                               f"valid keys: {', '.join(allowed)}")
 
 
-def _layer(raw, n: int, fan_in: int, where: str) -> Layer:
+def _size(raw, here: str) -> int | None:
+    if "size" not in raw:
+        return None
+    size = raw["size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise DeriveError(f"{here}.size must be a whole number of units (1 or more), "
+                          f"not {_show(size)}")
+    return size
+
+
+def _layer(raw, n: int, fan_in: int, where: str, init=None) -> Layer:
     here = f"{where}layers[{n}]"
     if not isinstance(raw, dict):
         raise DeriveError(f"{here} must be a table ([[layers]])")
@@ -176,8 +186,23 @@ def _layer(raw, n: int, fan_in: int, where: str) -> Layer:
         params = check_params(defn, params)
     except DeriveError as exc:
         raise DeriveError(f"{here}: {exc}") from None
+    size = _size(raw, here)
     if "weights" not in raw:
-        raise DeriveError(f"{here} has no weights")
+        if size is None:
+            raise DeriveError(f"{here} has no weights: give weights (and biases), or only "
+                              f"size = N together with --init gaussian|uniform --seed S")
+        if init is None:
+            raise DeriveError(f"{here} gives only its size ({size} units): random weights "
+                              f"need --init gaussian|uniform --seed S")
+        if not fan_in:
+            raise DeriveError(f"{here}: the number of inputs is unknown (give [[examples]] "
+                              f"with an input list)")
+        weights = tuple(tuple(float(w) for w in row) for row in init(n, size, fan_in))
+        biases = _vector(raw["biases"], f"{here}.biases") if "biases" in raw \
+            else tuple(0.0 for _ in weights)
+        if len(biases) != size:
+            raise DeriveError(f"{here} has size = {size} but {len(biases)} biases")
+        return Layer(name, weights, biases, tuple(sorted(params.items())))
     rows = raw["weights"]
     if not isinstance(rows, list) or not rows:
         raise DeriveError(f"{here}.weights must be a non-empty list of rows "
@@ -190,6 +215,8 @@ def _layer(raw, n: int, fan_in: int, where: str) -> Layer:
         if len(row) != len(weights[0]):
             raise DeriveError(f"{here}.weights rows differ in length "
                               f"({len(weights[0])} and {len(row)})")
+    if size is not None and size != len(weights):
+        raise DeriveError(f"{here} has size = {size} but {len(weights)} weight rows (units)")
     biases = _vector(raw["biases"], f"{here}.biases") if "biases" in raw \
         else tuple(0.0 for _ in weights)
     if len(biases) != len(weights):
@@ -198,8 +225,23 @@ def _layer(raw, n: int, fan_in: int, where: str) -> Layer:
     return Layer(name, weights, biases, tuple(sorted(params.items())))
 
 
-def from_dict(raw: dict, source: str = "") -> Spec:
-    """Validate a spec given as a dict (the parsed TOML); raises DeriveError."""
+def _first_input_size(raw: dict) -> int:
+    """How many inputs the examples give (for a first layer given only by its size)."""
+    examples = raw.get("examples")
+    if isinstance(examples, list) and examples and isinstance(examples[0], dict):
+        x = examples[0].get("input")
+        if isinstance(x, list):
+            return len(x)
+    return 0
+
+
+def from_dict(raw: dict, source: str = "", init=None) -> Spec:
+    """Validate a spec given as a dict (the parsed TOML); raises DeriveError.
+
+    A layer may give only `size = N` instead of weights when `init` is given: a callable
+    init(layer_index, size, fan_in) -> rows of weights (biases default to 0).  The first
+    layer's fan-in is then the length of the examples' inputs.
+    """
     where = f"{source}: " if source else ""
     if not isinstance(raw, dict):
         raise DeriveError(f"{where}a spec must be a table of keys")
@@ -217,8 +259,15 @@ def from_dict(raw: dict, source: str = "") -> Spec:
         raise DeriveError(f"{where}the spec has no [[layers]]: give at least the output layer")
     layers = []
     fan_in = 0
+    lacking = [n for n, lr in enumerate(layers_raw)
+               if isinstance(lr, dict) and "weights" not in lr]
+    if init is not None and not lacking:
+        raise DeriveError(f"{where}--init was given, but every layer of the spec has its "
+                          f"weights: --init fills layers that give only size = N")
+    if layers_raw and isinstance(layers_raw[0], dict) and "weights" not in layers_raw[0]:
+        fan_in = _first_input_size(raw)
     for n, layer_raw in enumerate(layers_raw):
-        layer = _layer(layer_raw, n, fan_in, where)
+        layer = _layer(layer_raw, n, fan_in, where, init)
         layers.append(layer)
         fan_in = layer.size
     examples_raw = raw.get("examples")
@@ -315,8 +364,8 @@ def validate_combination(spec: Spec) -> Spec:
     return spec
 
 
-def load(path) -> Spec:
-    """Read and validate a TOML spec file."""
+def load(path, init=None) -> Spec:
+    """Read and validate a TOML spec file (init: see from_dict)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -326,15 +375,15 @@ def load(path) -> Spec:
         raise DeriveError(f"spec file '{path}' is a directory, not a TOML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DeriveError(f"spec file '{path}' cannot be read: {exc}") from None
-    return loads(text, str(path))
+    return loads(text, str(path), init)
 
 
-def loads(text: str, source: str = "spec") -> Spec:
+def loads(text: str, source: str = "spec", init=None) -> Spec:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DeriveError(f"{source} is not valid TOML: {exc}") from None
-    return from_dict(raw, source)
+    return from_dict(raw, source, init)
 
 
 LECTURE = from_dict({

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from render import filters
 
-FORMATS = ("text", "markdown", "latex", "json")
+FORMATS = ("text", "markdown", "latex", "html", "json")
 SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
-            ".json": "json"}
-EXTENSIONS = {"text": "txt", "markdown": "md", "latex": "tex"}
+            ".json": "json",
+            ".html": "html"}
+EXTENSIONS = {"text": "txt", "markdown": "md", "latex": "tex", "html": "html"}
 
 
 def template_dir() -> Path:
@@ -41,7 +42,7 @@ def environment(fmt: str):
     from jinja2 import Environment, StrictUndefined
 
     options = dict(loader=_loader(), undefined=StrictUndefined, trim_blocks=True,
-                   lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+                   lstrip_blocks=True, keep_trailing_newline=True, autoescape=fmt == "html")
     if fmt == "latex":
         # braces are LaTeX's: Jinja's markers must not be
         options.update(block_start_string=r"\BLOCK{", block_end_string="}",

@@ -21,6 +21,9 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
     x = float(x)
     if not math.isfinite(x):
         return "∞" if x > 0 else f"{minus}∞" if x < 0 else "NaN"
+    if abs(x) >= 1e6:  # a diverging run: digits past the fourth say nothing
+        mantissa, exponent = f"{x:.3e}".split("e")
+        return f"{mantissa}e{int(exponent)}".replace("-", minus)
     text = f"{x:.{places}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -49,7 +52,8 @@ def escape_tex(text) -> str:
     return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group()], str(text))
 
 
-_MD_RE = re.compile(r"([\\`*_{}\[\]()#+!|<>$~-])")
+# the characters that could start emphasis, code, a link, HTML, math or a table cell
+_MD_RE = re.compile(r"([\\`*_\[\]<>$|])")
 
 
 def escape_markdown(text) -> str:
@@ -113,7 +117,7 @@ def indent_block(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line.strip() else line for line in str(text).splitlines())
 
 
-def layout(sizes, dx: float = 3.2, dy: float = 1.6):
+def layout(sizes, dx: float = 4.5, dy: float = 1.8):
     """TikZ coordinates of each unit: layers left to right, units centred top to bottom."""
     out = []
     unit = 1
@@ -123,6 +127,52 @@ def layout(sizes, dx: float = 3.2, dy: float = 1.6):
                         "y": round(((size - 1) / 2 - u) * dy, 3)})
             unit += 1
     return out
+
+
+def svg_layout(sizes, dx: int = 170, dy: int = 80, margin: int = 40):
+    """Pixel coordinates of each unit for an inline SVG, and the picture's size."""
+    tallest = max(sizes)
+    units = []
+    for p in layout(sizes, dx=dx, dy=dy):
+        units.append({**p, "x": margin + p["x"], "y": margin + (tallest - 1) * dy / 2 - p["y"]})
+    return {"units": units, "width": 2 * margin + dx * (len(sizes) - 1),
+            "height": 2 * margin + dy * (tallest - 1) + 20}
+
+
+def svg_network(sizes, network):
+    """Everything the SVG picture of a network places: units, edges with their weight labels
+    (near the source end, where the edges fan out), and the bias under each unit."""
+    pic = svg_layout(sizes)
+    at = {p["unit"]: p for p in pic["units"]}
+    edges, biases = [], []
+    for layer in network:
+        for unit in layer["units"]:
+            b = at[unit["unit"]]
+            for w in unit["weights"]:
+                a = at[w["from"]]
+                edges.append({"x1": a["x"], "y1": a["y"], "x2": b["x"], "y2": b["y"],
+                              "lx": round(0.72 * a["x"] + 0.28 * b["x"], 1),
+                              "ly": round(0.72 * a["y"] + 0.28 * b["y"] - 4, 1),
+                              "label": given(w["w"], minus=MINUS)})
+            biases.append({"x": b["x"], "y": b["y"] + 34, "unit": unit["unit"],
+                           "label": given(unit["bias"], minus=MINUS)})
+    return {**pic, "edges": edges, "biases": biases}
+
+
+def _mathml_number(text: str) -> str:
+    if text.startswith(("-", MINUS)):
+        return f"<mo>−</mo><mn>{text[1:]}</mn>"
+    return f"<mn>{text}</mn>"
+
+
+def mathml_name(name: str) -> Markup:
+    """i4 -> <msub><mi>i</mi><mn>4</mn></msub>; w1_4 -> w with subscript 1,4."""
+    m = re.fullmatch(r"([A-Za-z]+)(\d+)(?:_(\d+))?", name)
+    if not m:
+        return Markup("<mi>%s</mi>") % name
+    head, a, b = m.groups()
+    sub = f"<mrow><mn>{a}</mn><mo>,</mo><mn>{b}</mn></mrow>" if b else f"<mn>{a}</mn>"
+    return Markup(f"<msub><mi>{head}</mi>{sub}</msub>")
 
 
 def for_format(fmt: str) -> dict:
@@ -141,7 +191,22 @@ def for_format(fmt: str) -> dict:
 
     out = {"num": num, "given": giv, "paren": paren, "table": table, "indent": indent_block,
            "layout": layout}
-    if fmt == "latex":
+    if fmt == "html":
+        def mn(x, places=3, given_value=False):
+            text = given(x) if given_value else number(x, places)
+            return Markup(_mathml_number(text))
+
+        def mnp(x, places=3, given_value=False):
+            """A number in MathML, in parentheses when negative (inside a sum)."""
+            text = given(x) if given_value else number(x, places)
+            inner = _mathml_number(text)
+            return Markup(f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>" if text.startswith("-")
+                          else inner)
+
+        out.update(mathml=lambda s: Markup(s), name=mathml_name, mn=mn, mnp=mnp,
+                   svg_network=svg_network, num=lambda x, places=3: number(x, places, minus=MINUS),
+                   given=lambda x: given(x, minus=MINUS))
+    elif fmt == "latex":
         out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_tex)
     elif fmt == "markdown":
         out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_markdown)

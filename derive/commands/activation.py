@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
-from derive.cli import DOCUMENT_FORMATS, emit, format_option, friendly, output_options
+from derive.commands._common import emit, format_option, friendly, output_options
 from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS
+
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
 
 HELP = ("""Derive an activation's derivative step by step, its form in the output a, its range
     and where its gradient vanishes.
@@ -19,7 +21,7 @@ HELP = ("""Derive an activation's derivative step by step, its form in the outpu
 @click.option("--expr", "expression", metavar="EXPR",
               help='A custom activation in z, e.g. "z/(1 + abs(z))": numbers, + - * / **, and '
                    "exp log sqrt abs sin cos tanh erf sigmoid softplus relu max min where.")
-@format_option()
+@format_option(DOCUMENT_FORMATS)
 @output_options
 @friendly
 def activation(name, expression, fmt, output, force):

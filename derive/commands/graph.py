@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import click
 
-from derive.cli import DOCUMENT_FORMATS, emit, format_option, friendly, output_options
+from derive.commands._common import emit, format_option, friendly, output_options
 
+
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
 
 @click.command("graph")
 @click.argument("expression", metavar="EXPR")
 @click.option("--at", "at", required=True, metavar="x1=2,x2=5",
               help="The point: a value for every variable of EXPR.")
-@format_option()
+@format_option(DOCUMENT_FORMATS)
 @output_options
 @friendly
 def graph(expression, at, fmt, output, force):

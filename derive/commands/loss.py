@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
-from derive.cli import DOCUMENT_FORMATS, emit, format_option, friendly, output_options
+from derive.commands._common import emit, format_option, friendly, output_options
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
+
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
 
 HELP = ("""Derive a loss's gradient dE/do and the error term Err = −dE/di of an output unit, with
     the range of the loss and a table of how much wrong predictions cost.
@@ -18,7 +20,7 @@ HELP = ("""Derive a loss's gradient dE/do and the error term Err = −dE/di of a
 @click.option("--output-activation", "output_activation", metavar="A",
               help=f"The output layer's activation ({', '.join(ACTIVATIONS)}); default: "
                    f"softmax for ce, else sigmoid.")
-@format_option()
+@format_option(DOCUMENT_FORMATS)
 @output_options
 @friendly
 def loss(name, output_activation, fmt, output, force):

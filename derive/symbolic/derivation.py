@@ -8,8 +8,12 @@ calculus; it runs on a cache miss (derive.symbolic.cache) and in the tests.
 
 from __future__ import annotations
 
+import re
+from html.entities import html5
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.str import StrPrinter
 
@@ -48,12 +52,45 @@ class _Pretty(_TextbookOrder, PrettyPrinter):
     pass
 
 
+class _MathML(_TextbookOrder, MathMLPresentationPrinter):
+    def _print_UnevaluatedExpr(self, expr):
+        return self._print(expr.args[0])
+
+    def _print_sigmoid(self, expr):
+        mrow = self.dom.createElement("mrow")
+        name = self.dom.createElement("mi")
+        name.appendChild(self.dom.createTextNode("σ"))
+        mrow.appendChild(name)
+        mrow.appendChild(self._paren(expr))
+        return mrow
+
+    def _paren(self, expr):
+        fenced = self.dom.createElement("mrow")
+        for part in ("(", expr.args[0], ")"):
+            if isinstance(part, str):
+                mo = self.dom.createElement("mo")
+                mo.appendChild(self.dom.createTextNode(part))
+                fenced.appendChild(mo)
+            else:
+                fenced.appendChild(self._print(part))
+        return fenced
+
+
+def _mathml(expr) -> str:
+    """Presentation MathML with characters instead of named entities (a page needs no DTD)."""
+    text = _MathML().doprint(expr)
+    return re.sub(r"&([A-Za-z]+);",
+                  lambda m: m.group(0) if m.group(1) in ("lt", "gt", "amp", "quot")
+                  else html5.get(m.group(1) + ";", m.group(0)), text)
+
+
 def spellings(expr) -> dict:
     """The three spellings of an expression that documents and JSON carry."""
     return {
         "expression": _Str().doprint(expr),
         "latex": _Latex().doprint(expr),
         "pretty": _Pretty({"use_unicode": True}).doprint(expr),
+        "mathml": _mathml(expr),  # presentation MathML, for HTML pages
     }
 
 

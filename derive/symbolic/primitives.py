@@ -21,6 +21,9 @@ class sigmoid(sp.Function):  # noqa: N801 - named as the maths names it
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return 1 / (1 + sp.exp(-x))
 
+    def _eval_evalf(self, prec):  # numbers at a point, through the textbook definition
+        return self._eval_rewrite_as_exp(*self.args)._eval_evalf(prec)
+
     def _eval_is_real(self):
         return self.args[0].is_real
 
@@ -43,6 +46,9 @@ class softplus(sp.Function):  # noqa: N801
 
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return sp.log(1 + sp.exp(x))
+
+    def _eval_evalf(self, prec):
+        return self._eval_rewrite_as_exp(*self.args)._eval_evalf(prec)
 
     def _eval_is_real(self):
         return self.args[0].is_real

@@ -1,0 +1,54 @@
+"""What every command shares: error mapping, output options, writing the result.
+
+Command modules import these from here, never from derive.cli: derive/cli.py imports the
+command modules (one hook line each), so a command importing derive.cli would be a cycle —
+and under `python -m derive.cli` a second copy of the CLI module.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from derive.errors import DeriveError
+
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
+
+
+def friendly(fn):
+    """Map the library's DeriveError to one clear line on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DeriveError as exc:
+            click.echo(f"derive: error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def emit(text: str, output: str | None, force: bool) -> None:
+    """Print, or write the whole file atomically (never over a file without --force)."""
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from derive.output import write_atomic
+
+    path = write_atomic(output, text, force)
+    click.echo(f"wrote {path}", err=True)
+
+
+def format_option(formats=DOCUMENT_FORMATS):
+    return click.option("--format", "fmt", type=click.Choice(formats), default=None,
+                        help="Output format (default: from the suffix of -o, else text).")
+
+
+def output_options(fn):
+    fn = click.option("--force", is_flag=True, help="Overwrite an existing output file.")(fn)
+    fn = click.option("-o", "--output", type=click.Path(dir_okay=False),
+                      help="Write to this file instead of the terminal.")(fn)
+    return fn

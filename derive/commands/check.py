@@ -1,0 +1,108 @@
+"""`derive check`: mark a hand calculation step by step (exit 0 all right, 1 some wrong)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from derive.commands._common import DOCUMENT_FORMATS, emit, format_option, friendly, output_options
+from derive.errors import DeriveError
+
+
+def _report_text(report, fmt: str) -> str:
+    if fmt == "json":
+        from render import to_json
+
+        return to_json(report.to_dict())
+    from render import render
+
+    return render("check", fmt, doc=report)
+
+
+def _interactive(spec, answers: dict, decimals: int, example: int):
+    """Ask for each quantity in computation order and answer each at once."""
+    from derive.marking import Computation, check, parse_number
+    from render import render
+
+    comp = Computation(spec, example, decimals)
+    # the lecture's hand calculation: forward pass, loss, error terms, new parameters
+    # (gradients dE/dθ are not part of it; give them in an answers file to check them)
+    names = [q.name for q in comp.order if q.kind not in ("input", "grad_w", "grad_b")]
+    click.echo("Give each value as you worked it out (Enter skips one; Ctrl-D ends).",
+               err=True)
+    for name in names:
+        if name in answers:
+            continue
+        while True:
+            try:
+                text = click.prompt(f"{name} =", default="", show_default=False,
+                                    prompt_suffix=" ", err=True)
+            except click.Abort:  # Ctrl-D / end of input: check what was given
+                click.echo("", err=True)
+                return answers
+            text = text.strip()
+            if not text:
+                break
+            try:
+                parse_number(text, name)
+            except DeriveError as exc:
+                click.echo(f"  {exc}; try again", err=True)
+                continue
+            answers[name] = text
+            report = check(spec, answers, decimals, example)
+            result = next(r for r in report.results if r.name == name)
+            click.echo("  " + render("_check_line", "text", r=result).rstrip()
+                       .replace("\n", "\n  "), err=True)
+            break
+    return answers
+
+
+@click.command("check")
+@click.argument("answers_file", metavar="[ANSWERS.toml]", required=False,
+                type=click.Path(dir_okay=False))
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
+              help="Network spec (TOML); overrides the answers file's `spec`. "
+                   "Default: the lecture's 3-2-1 example.")
+@click.option("--interactive", is_flag=True,
+              help="Ask for each value in the order of the computation and answer at once.")
+@format_option()
+@output_options
+@friendly
+def check(answers_file, spec_path, interactive, fmt, output, force):
+    """Check a hand calculation: each step marked, errors carried forward, mistakes named.
+
+    ANSWERS.toml holds your values under the lecture's names (o4 = 0.332, Err6 = 0.1311,
+    w1_4 = 0.192 for the new value of w1_4, dw1_4 for a gradient, loss) and optionally
+    spec = "network.toml" and decimals = 3.  Each value is recomputed from your own earlier
+    values, so one slip costs one mark.  Exit status: 0 all right, 1 some wrong, 2 unusable
+    input.
+    """
+    from derive import spec as spec_mod
+    from derive.marking import check as check_answers
+    from derive.marking import load_answers
+    from derive.output import check_writable, choose_format
+
+    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
+    if output:
+        check_writable(output, force)
+    if answers_file is None and not interactive:
+        raise DeriveError("give an answers file (ANSWERS.toml) or --interactive")
+    af = load_answers(answers_file) if answers_file else None
+    spec_file = spec_path or (af.spec_path if af else None)
+    spec = spec_mod.load(spec_file) if spec_file else spec_mod.LECTURE
+    decimals = af.decimals if af else 3
+    example = af.example if af else 0
+    if example >= len(spec.examples):
+        raise DeriveError(f"{af.source}: example {example + 1}, but the spec has only "
+                          f"{len(spec.examples)} example(s)")
+    answers = dict(af.answers) if af else {}
+    if interactive:
+        check_answers(spec, answers, decimals, example)  # the file's names are valid
+        answers = _interactive(spec, answers, decimals, example)
+    if not answers:
+        raise DeriveError("nothing to check: give values such as o4 = 0.332 or Err6 = 0.1311"
+                          if not interactive else "nothing to check: no value was given")
+    report = check_answers(spec, answers, decimals, example)
+    emit(_report_text(report, fmt), output, force)
+    sys.exit(0 if report.ok else 1)

@@ -1,0 +1,95 @@
+"""The Python API and the standalone HTML page (checked in headless Chromium)."""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+import derive
+from derive.cli import main
+from derive.errors import DeriveError
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+requires_chromium = pytest.mark.skipif(CHROMIUM is None,
+                                       reason="chromium is not installed (CI installs it)")
+
+
+def cli_json(*args):
+    r = CliRunner().invoke(main, ["example", "--format", "json", *args])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+@pytest.mark.parametrize("kwargs, args", [
+    ({}, []),
+    ({"rounding": "hand"}, ["--rounding", "hand"]),
+    ({"activation": "tanh", "loss": "sse", "lr": 0.1},
+     ["--activation", "tanh", "--loss", "sse", "--lr", "0.1"]),
+])
+def test_api_results_equal_the_cli_json(kwargs, args):
+    result = derive.example(**kwargs)
+    data = cli_json(*args)
+    assert result.loss == data["loss"]
+    assert result.forward == data["forward"] and result.backward == data["backward"]
+    assert result.gradients == data["gradients"] and result.update == data["update"]
+    assert json.loads(result.to_json()) == data
+
+
+def test_the_issue_one_liner():
+    out = subprocess.run(["python", "-c", "import derive; print(derive.example().forward['o4'])"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("0.3318")
+
+
+def test_notebook_display_shows_the_worked_example():
+    md = derive.example()._repr_markdown_()
+    assert "$o_{4} = \\mathrm{sigmoid}(-0.7) = 0.332$" in md and "0.1312" in md
+
+
+def test_load_spec_from_dict_and_errors():
+    spec = derive.load_spec({"layers": [{"weights": [[0.5]], "biases": [0.0]}],
+                             "examples": [{"input": [1], "target": [1]}]})
+    assert derive.example(spec).forward["i2"] == 0.5
+    with pytest.raises(DeriveError):
+        derive.load_spec(42)
+    with pytest.raises(DeriveError, match="did you mean"):
+        derive.example(activation="sigmod")
+
+
+def test_html_page_is_self_contained():
+    page = derive.example().to_html()
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"\b(src|href)\s*=|url\(|@import|https?:", page)
+    assert "default-src 'none'" in page  # the page may not fetch anything, even if asked
+    assert "<svg" in page and page.count("<math") > 20
+
+
+def test_html_escapes_user_text():
+    spec = derive.load_spec(None)
+    spec = spec.__class__(**{**spec.__dict__, "title": "<script>alert(1)</script>"})
+    page = derive.example(spec).to_html()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+@requires_chromium
+def test_page_renders_in_headless_chromium(tmp_path):
+    page = tmp_path / "page.html"
+    r = CliRunner().invoke(main, ["example", "--format", "html", "-o", str(page)])
+    assert r.exit_code == 0
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+             "--host-resolver-rules=MAP * ~NOTFOUND"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    # the DOM Chromium built holds the math elements and the worked numbers
+    assert dom.count("<math") > 20 and "<mfrac>" in dom
+    for shown in ("0.332", "0.525", "0.474", "0.1312", "0.192", "−0.408"):
+        assert shown in dom, shown
+    shot = tmp_path / "page.png"
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=412,2400", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
