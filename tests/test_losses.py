@@ -430,3 +430,31 @@ def test_per_layer_alpha_is_used_forward_and_backward(act):
     down = _mean_loss(net, X, Tm)
     W[0, 0] = old
     assert grads[0][0][0, 0] == pytest.approx((up - down) / (2 * h), rel=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "html"])
+def test_softmax_output_rows_in_the_documents(fmt, tmp_path):
+    """The output layer's rows say that softmax couples the units, with no missing f′ (—)."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SOFTMAX_SPEC.format(loss="ce"))
+    r = _run(["example", "--spec", str(spec), "--format", fmt])
+    assert r.exit_code == 0, r.output
+    assert "—" not in r.output
+    assert "couples" in r.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("act", [a for a in TRAINABLE])
+def test_example_latex_compiles_for_every_activation(act, tmp_path):
+    if act == "softmax":
+        spec = tmp_path / "spec.toml"
+        spec.write_text(SOFTMAX_SPEC.format(loss="ce"))
+        args = ["example", "--spec", str(spec)]
+    else:
+        args = ["example", "--activation", act]
+    tex = tmp_path / "doc.tex"
+    assert _run([*args, "-o", str(tex)]).exit_code == 0
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:]
