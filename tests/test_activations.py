@@ -359,3 +359,43 @@ def test_latex_compiles(args, tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("args", [["activation", "sigmoid"], ["activation", "softmax"],
+                                  ["activation", "step"], ["loss", "ce"],
+                                  ["loss", "bce", "--output-activation", "softmax"],
+                                  ["graph", "log(x1) + x1*x2 - sin(x2)", "--at", "x1=2,x2=5"],
+                                  ["activation", "--expr", "where(z < 0, z/2, z) & 1"[:-4]]])
+def test_cli_html_is_one_self_contained_page(args):
+    from html.parser import HTMLParser
+
+    r = _run([*args, "--format", "html"])
+    assert r.exit_code == 0, r.output
+    HTMLParser().feed(r.output)
+    assert r.output.startswith("<!DOCTYPE html>") and "<math" in r.output
+    assert "http://" not in r.output and "https://" not in r.output and "<script" not in r.output
+    # user text is escaped: the expression's < never opens a tag
+    assert "z < 0" not in r.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_custom_expression_with_special_characters_is_escaped(fmt, tmp_path):
+    out = tmp_path / ("doc.md" if fmt == "markdown" else "doc.tex")
+    r = _run(["activation", "--expr", "where(z < 0, z^2/2, min(z, 1))", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    if fmt == "latex":
+        c = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert c.returncode == 0, c.stdout[-2000:]
+
+
+def test_kinks_decide_their_own_endpoints():
+    """f = z²/2 below 0, min(z, 1) above: f′ = z (small near 0⁻), 1 at 0, 0 from 1 on."""
+    rec = derive_activation(ActivationDef("custom", "where(z < 0, z^2/2, min(z, 1))", ""))
+    near, flat = rec["vanishing"]["in_input"]
+    assert near["low"] == pytest.approx(-0.01, abs=1e-9) and not near["low_closed"]
+    assert near["high"] == 0.0 and not near["high_closed"]  # f′(0) = 1: 0 is not in it
+    assert flat["low"] == 1.0 and flat["low_closed"] and flat["high"] is None and flat["zero"]
+    assert rec["range"]["text"] == "[0, ∞)"

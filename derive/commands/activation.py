@@ -8,7 +8,7 @@ from derive.commands._common import emit, format_option, friendly, output_option
 from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS
 
-DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
 
 HELP = ("""Derive an activation's derivative step by step, its form in the output a, its range
     and where its gradient vanishes.

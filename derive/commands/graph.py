@@ -7,7 +7,7 @@ import click
 from derive.commands._common import emit, format_option, friendly, output_options
 
 
-DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
 
 @click.command("graph")
 @click.argument("expression", metavar="EXPR")

@@ -7,7 +7,7 @@ import click
 from derive.commands._common import emit, format_option, friendly, output_options
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
-DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
 
 HELP = ("""Derive a loss's gradient dE/do and the error term Err = −dE/di of an output unit, with
     the range of the loss and a table of how much wrong predictions cost.

@@ -183,7 +183,13 @@ def _invert_and_substitute(f, d):
 
 def output_form(f, d, params: dict):
     """The derivative written in the unit's output a, found by SymPy; None where none exists."""
-    valid = [c for c in _output_candidates(f, d) if _agrees(c, d, f, params)]
+    valid = []
+    try:
+        for candidate in _output_candidates(f, d):
+            if _agrees(candidate, d, f, params):
+                valid.append(candidate)
+    except (TypeError, ValueError, NotImplementedError, ZeroDivisionError):
+        pass  # SymPy gave up inverting some branch: the forms found so far (if any) stand
     if not valid:
         return None
     best = min(valid, key=sp.count_ops)

@@ -128,6 +128,14 @@ def small_intervals(df, lo_limit: float, hi_limit: float, kinks, var="z",
         with np.errstate(all="ignore"):
             return abs(abs(float(df(np.array([x]))[0])) - threshold) < 1e-6
 
+    def edge(x):
+        """A boundary and whether it belongs to the interval: at a kink (a jump of f′) the
+        kink itself decides; elsewhere |f′| crosses the threshold there, so it is open."""
+        for k in kinks:
+            if abs(x - k) < 1e-9:
+                return float(k), is_small(float(k))
+        return x, is_small(x) and not crosses(x)
+
     out = []
     for a, b in _runs(small):
         iv = {}
@@ -136,7 +144,7 @@ def small_intervals(df, lo_limit: float, hi_limit: float, kinks, var="z",
             iv["low_closed"] = span != (-SPAN, SPAN)
         else:
             x = _bisect(is_small, float(grid[a]), float(grid[a - 1])) if a else float(grid[0])
-            iv["low"], iv["low_closed"] = x, is_small(x) and not crosses(x)
+            iv["low"], iv["low_closed"] = edge(x)
         last = len(grid) - 1
         if b == last and (span != (-SPAN, SPAN) or abs(hi_limit) < threshold):
             iv["high"] = None if span == (-SPAN, SPAN) else float(span[1])
@@ -144,7 +152,7 @@ def small_intervals(df, lo_limit: float, hi_limit: float, kinks, var="z",
         else:
             x = _bisect(is_small, float(grid[b]), float(grid[b + 1])) if b < last \
                 else float(grid[last])
-            iv["high"], iv["high_closed"] = x, is_small(x) and not crosses(x)
+            iv["high"], iv["high_closed"] = edge(x)
         iv["zero"] = bool(zero[a:b + 1].all())
         iv["text"] = _interval_text(var, iv)
         out.append(iv)
