@@ -26,7 +26,8 @@ leaves = st.one_of(st.sampled_from(VARS),
 
 def _extend(children):
     unary = st.tuples(st.sampled_from(["sin", "cos", "tanh", "sigmoid", "softplus", "erf",
-                                       "neg", "expt", "sq", "cube"]), children)
+                                       "neg", "expt", "sq", "cube", "logsq", "hyp"]),
+                      children)
     binary = st.tuples(st.sampled_from(["+", "-", "*", "/"]), children, children)
     return st.one_of(unary.map(_unary), binary.map(_binary))
 
@@ -41,6 +42,10 @@ def _unary(pair):
         return f"({e})**2"
     if f == "cube":
         return f"({e})^3"
+    if f == "logsq":
+        return f"log(1 + ({e})**2)"  # log and sqrt of something positive
+    if f == "hyp":
+        return f"sqrt(1 + ({e})^2)"
     return f"{f}({e})"
 
 
