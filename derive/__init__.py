@@ -12,7 +12,8 @@ The API lives in derive.api; it is imported on first use so that `import derive`
 
 __version__ = "0.1.0"
 
-_API = ("load_spec", "example", "Example", "Document")
+_API = ("load_spec", "example", "train", "descend", "check", "Document", "Example", "Training",
+        "Descent", "Check")
 __all__ = [*_API, "DeriveError", "__version__"]
 
 from derive.errors import DeriveError  # noqa: E402

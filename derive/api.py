@@ -43,18 +43,19 @@ class Document:
 
     template = ""
 
-    def context(self) -> dict:
+    def context(self, fmt: str = "text") -> dict:
         raise NotImplementedError
 
     def to_dict(self) -> dict:
         raise NotImplementedError
 
-    def render(self, fmt: str) -> str:
+    def render(self, fmt: str, **options) -> str:
+        """The document in a format: text, markdown, latex, html or json."""
         from render import render, to_json
 
         if fmt == "json":
             return to_json(self.to_dict())
-        return render(self.template, fmt, **self.context())
+        return render(self.template, fmt, **self.context(fmt, **options))
 
     def to_text(self) -> str:
         return self.render("text")
@@ -124,7 +125,7 @@ class Example(Document):
                                        self.decimals)
         return self._doc
 
-    def context(self) -> dict:
+    def context(self, fmt: str = "text") -> dict:
         return {"doc": self.document}
 
     def to_dict(self) -> dict:
@@ -159,3 +160,368 @@ def example(spec=None, activation: str | None = None, loss: str | None = None,
         raise DeriveError(f"example {example}: the spec has only {len(spec.examples)} "
                           f"example(s)")
     return Example(spec, example - 1, rounding, decimals)
+
+
+def _svg_url(name: str | None, svg: str) -> str:
+    """Where a Markdown document finds its picture: the file written beside it, or, with no
+    file (a notebook), the picture itself as a data: URI."""
+    if name:
+        from urllib.parse import quote
+
+        return quote(name)
+    import base64
+
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+class Charted(Document):
+    """A document with a curve: text plot in the terminal, pgfplots in LaTeX, SVG elsewhere."""
+
+    def _document(self) -> dict:
+        raise NotImplementedError
+
+    def svg(self) -> str:
+        """The picture as a standalone SVG image."""
+        from render import plot
+
+        return plot.svg(self._document()["chart"])
+
+    def context(self, fmt: str = "text", svg_name: str | None = None) -> dict:
+        from render import plot
+
+        doc = dict(self._document())
+        doc["plot"] = plot.text(doc["chart"])
+        doc["pgfplots"] = plot.pgfplots(doc["chart"]) if fmt == "latex" else ""
+        doc["svg_name"] = svg_name or ("loss curve" if fmt == "markdown" else None)
+        doc["svg_url"] = _svg_url(svg_name, self.svg()) if fmt == "markdown" else None
+        return {"doc": doc}
+
+
+class Training(Charted):
+    """A training run (or the three modes side by side): `derive train`."""
+
+    template = "train"
+
+    def __init__(self, spec, runs, compare: bool, decimals: int, init, standardization):
+        self.spec, self.runs, self.compare = spec, runs, compare
+        self.decimals, self.init, self.standardization = decimals, init, standardization
+        self._doc = None
+
+    @property
+    def run(self):
+        """The run (the first one with compare_modes)."""
+        return self.runs[0]
+
+    @property
+    def stopped_by(self) -> str:
+        return self.run.stopped_by
+
+    @property
+    def final(self) -> dict:
+        return self.run.to_dict()["final"]
+
+    def to_dict(self) -> dict:
+        from derive.numeric import train as training
+
+        value = ({"modes": {r.mode: r.to_dict() for r in self.runs}} if self.compare
+                 else self.runs[0].to_dict())
+        if self.standardization is not None:
+            value["standardization"] = self.standardization.to_dict()
+        if self.init:
+            method, seed = self.init
+            value["init"] = {"method": method, "seed": seed,
+                             "description": training.INIT_DESCRIPTIONS[method]}
+        return value
+
+    def _document(self) -> dict:
+        if self._doc is None:
+            from derive.train_document import check_renderable, train_document
+
+            check_renderable(self.spec)
+            self._doc = train_document(self.spec, self.runs, compare=self.compare,
+                                       decimals=self.decimals, init=self.init,
+                                       standardization=self.standardization)
+        return self._doc
+
+
+def train(spec=None, mode: str | None = None, *, batch_size: int | None = None,
+          max_epochs: int = 100, min_change: float | None = None,
+          target_loss: float | None = None, max_misclassified: float | None = None,
+          shuffle: bool = False, seed: int | None = None, standardize: bool = False,
+          init: str | None = None, lr: float | None = None, compare_modes: bool = False,
+          decimals: int = 3, progress=None) -> Training:
+    """Gradient descent over epochs: mode "batch", "sgd" or "minibatch" (with batch_size),
+    or compare_modes=True for all three from the same start.
+
+    Stops at the first of max_epochs, min_change, target_loss, max_misclassified (checked at
+    the end of each epoch).  init "gaussian" or "uniform" (with seed) fills layers given
+    only as size = N; standardize scales each input feature to mean 0, sd 1 first.
+    progress(done, total) is called as the epochs go.
+    """
+    import math
+
+    from derive import spec as specs
+    from derive.numeric import train as training
+
+    if compare_modes and mode is not None:
+        raise DeriveError("--compare-modes runs batch, sgd and minibatch; leave out --mode")
+    if not compare_modes and mode is None:
+        raise DeriveError("--mode is needed: batch, sgd or minibatch (or --compare-modes)")
+    criteria = training.Criteria(max_epochs, min_change, target_loss,
+                                 max_misclassified).check()
+    initializer = training.initializer(init, seed) if init else None
+    if initializer is not None:
+        if not isinstance(spec, (str, Path)):
+            raise DeriveError("--init needs --spec: a spec whose layers give only size = N")
+        spec = specs.load(spec, initializer)
+    else:
+        spec = load_spec(spec)
+    if lr is not None:
+        spec = spec.with_learning_rate(lr)
+    info = None
+    if standardize:
+        spec, info = training.standardize(spec)
+    n = len(spec.examples)
+    if compare_modes:
+        plan = [("batch", None), ("sgd", None),
+                ("minibatch", batch_size if batch_size is not None else max(1, math.ceil(n / 2)))]
+    else:
+        plan = [(mode, batch_size)]
+    for m, b in plan:  # refuse impossible combinations before any work
+        training.check_mode(m, b, n)
+    runs = []
+    for k, (m, b) in enumerate(plan):
+        def report(epoch, total, k=k):
+            if progress is not None:
+                progress(k * total + epoch, len(plan) * total)
+
+        runs.append(training.train(spec, m, b, criteria, shuffle and m != "batch", seed,
+                                   progress=report))
+    return Training(spec, runs, compare_modes, decimals, (init, seed) if init else None, info)
+
+
+class _quiet:
+    """No progress bar (the library's default; the CLI passes one that draws on stderr)."""
+
+    def __init__(self, label, runs, steps):
+        pass
+
+    def __enter__(self):
+        return lambda i: None
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Descent(Charted):
+    """Gradient descent on a few numbers: a model fitted to data pairs (one run per learning
+    rate), or a function of x minimised from several starts: `derive descend`."""
+
+    template = "descend"
+
+    def __init__(self, value: dict, document):
+        self._value = value
+        self._make_document = document
+        self._doc = None
+
+    def to_dict(self) -> dict:
+        return self._value
+
+    @property
+    def runs(self) -> list:
+        return self._value.get("runs") or [self._value]
+
+    @property
+    def diverged(self) -> bool:
+        return any(run.get("diverged") for run in self.runs)
+
+    def _document(self) -> dict:
+        if self._doc is None:
+            self._doc = self._make_document()
+        return self._doc
+
+
+def _as_text(value, join=","):
+    """Accept the CLI's text or the natural Python value: 0.01 / [0.1, 0.2] / {"c": 3}."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return join.join(f"{k}={v!r}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return join.join(":".join(map(repr, v)) if isinstance(v, (list, tuple)) else repr(v)
+                         for v in value)
+    return repr(value)
+
+
+def descend(model: str | None = None, data=None, params=None, preset: str | None = None,
+            function: str | None = None, start=None, lr=None, steps: int | None = None,
+            decimals: int = 4, progress=_quiet) -> Descent:
+    """Fit `model` (an expression in x and its parameters) to `data` pairs by gradient descent
+    on the mean squared error from `params` (e.g. {"c": 3}), one run per learning rate in
+    `lr`; or a `preset` ("shekels", "miles"); or minimise `function` of x from each `start`.
+
+    Every expression goes through the safe parser: nothing is evaluated as code.
+    """
+    from derive.numeric import descend as dsc
+
+    data, lr, start = _as_text(data), _as_text(lr), _as_text(start)
+    if isinstance(params, dict):
+        params = [_as_text(params)]
+    elif isinstance(params, str):
+        params = [params]
+    params = tuple(params or ())
+    if steps is not None and not 0 <= steps <= dsc.MAX_STEPS:
+        raise DeriveError(f"--steps must be from 0 to {dsc.MAX_STEPS:,}, not {steps}")
+
+    if function is not None:
+        if model or data or params or preset:
+            raise DeriveError("--function minimises a function of x directly; leave out "
+                              "--model, --data, --param and --preset")
+        if start is None:
+            raise DeriveError("--function needs --start A,B,... (where each run starts)")
+        if lr is None:
+            raise DeriveError("--function needs --lr ETA")
+        rates = dsc.parse_rates(lr)
+        if len(rates) != 1:
+            raise DeriveError("--function takes one learning rate (several rates compare "
+                              "fits of a model: use them with --model or --preset)")
+        starts = dsc.parse_numbers(start, "--start")
+        fn = dsc.compile_function(function)
+        n = 100 if steps is None else steps
+        with progress("descending", len(starts), n) as bars:
+            runs = [dsc.minimize(fn, s, rates[0], n, bars(i)) for i, s in enumerate(starts)]
+        points = _stationary(fn, runs)
+        value = {"runs": [r.to_dict() for r in runs],
+                 "stationary_points": [{"x": p["x"], "value": p["value"], "kind": p["kind"]}
+                                       for p in points["points"]],
+                 "function": fn.expression, "derivative": fn.derivative,
+                 "lr": rates[0], "method": points["method"]}
+
+        def document():
+            from derive.descend_document import minimize_document
+
+            return minimize_document(fn, runs, points, decimals=decimals)
+
+        return Descent(value, document)
+
+    if start is not None:
+        raise DeriveError("--start goes with --function; a model starts from --param")
+    if preset is not None and preset not in dsc.PRESETS:
+        from derive.errors import unknown
+
+        raise unknown("preset", preset, dsc.PRESETS)
+    chosen = dsc.PRESETS[preset] if preset else None
+    if chosen is None and not (model and data and params):
+        raise DeriveError("give --model, --data and --param (e.g. --model \"c*x\" --data "
+                          "\"10:36.7,20:73.4\" --param c=3), a --preset (shekels, miles), "
+                          "or --function")
+    model_text = model or chosen["model"]
+    xs, ys = dsc.parse_data(data or chosen["data"])
+    start_params = dsc.parse_params(params or [chosen["param"]])
+    if lr is None and chosen is None:
+        raise DeriveError("--lr is needed: the learning rate (or several, e.g. "
+                          "0.0001,0.001,0.02)")
+    rates = dsc.parse_rates(lr or chosen["lr"])
+    n = steps if steps is not None else (chosen["steps"] if chosen else 10)
+    compiled = dsc.compile_model(model_text, list(start_params))
+    with progress("descending", len(rates), n) as bars:
+        runs = [dsc.fit(compiled, xs, ys, start_params, rate, n, bars(i))
+                for i, rate in enumerate(rates)]
+    preset_doc = None
+    if chosen:
+        preset_doc = {"name": preset, "description": chosen["description"],
+                      "overridden": [name for name, v in (("--model", model), ("--data", data),
+                                                          ("--param", params), ("--lr", lr),
+                                                          ("--steps", steps)) if v]}
+    common = {"model": compiled.expression, "data": [[x, y] for x, y in zip(xs, ys)]}
+    if preset_doc:
+        common["preset"] = {"name": preset, "description": chosen["description"]}
+    if len(runs) == 1:
+        value = {**runs[0].to_dict(), **common}
+        value = {"steps": value.pop("steps"), "diverged": value.pop("diverged"), **value}
+    else:
+        value = {"runs": [r.to_dict() for r in runs], **common}
+
+    def document():
+        from derive.descend_document import fit_document
+
+        return fit_document(compiled, xs, ys, runs, preset=preset_doc, decimals=decimals)
+
+    return Descent(value, document)
+
+
+def _stationary(fn, runs) -> dict:
+    """Stationary points (SymPy) over a range that covers every run's start and end."""
+    import math
+
+    import sympy as sp
+
+    from derive.symbolic.stationary import stationary_points
+
+    xs = [r.start for r in runs] + [r.end for r in runs if math.isfinite(r.end)]
+    xs = [x for x in xs if abs(x) <= 1e3] or [0.0]
+    lo, hi = min(xs), max(xs)
+    pad = max(5.0, hi - lo)
+    return stationary_points(fn.sympy_expr, sp.Symbol("x", real=True), (lo - pad, hi + pad))
+
+
+class Check(Document):
+    """A hand calculation marked step by step: `derive check`."""
+
+    template = "check"
+
+    def __init__(self, report):
+        self.report = report
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    @property
+    def results(self) -> list[dict]:
+        return self.to_dict()["results"]
+
+    @property
+    def exit_status(self) -> int:
+        """The CLI's: 0 when every value is right, 1 when some are wrong."""
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> dict:
+        return self.report.to_dict()
+
+    def context(self, fmt: str = "text") -> dict:
+        return {"doc": self.report}
+
+
+def check(answers, spec=None, decimals: int | None = None, example: int | None = None) -> Check:
+    """Mark a hand calculation.
+
+    answers: an answers TOML file (which may name its own spec, decimals and example), or a
+    dict {name: value} such as {"o4": "0.332", "Err6": "0.1311"} (give values as text to keep
+    the places written: 0.330 is three places, TOML and floats say 0.33).  spec overrides the
+    file's; decimals (default 3) and example (from 1) likewise.
+    """
+    from derive import marking
+
+    if isinstance(answers, (str, Path)):
+        af = marking.load_answers(answers)
+        chosen = load_spec(spec if spec is not None else af.spec_path)
+        values = dict(af.answers)
+        decimals = af.decimals if decimals is None else decimals
+        index = af.example if example is None else example - 1
+        source = af.source
+    elif isinstance(answers, dict):
+        chosen = load_spec(spec)
+        values = {str(k): (v if isinstance(v, str) else repr(v)) for k, v in answers.items()}
+        decimals = 3 if decimals is None else decimals
+        index = 0 if example is None else example - 1
+        source = "answers"
+    else:
+        raise DeriveError(f"answers are a TOML file's path or a dict, not "
+                          f"{type(answers).__name__}")
+    if index >= len(chosen.examples) or index < 0:
+        raise DeriveError(f"{source}: example {index + 1}, but the spec has only "
+                          f"{len(chosen.examples)} example(s)")
+    if not values:
+        raise DeriveError("nothing to check: give values such as o4 = 0.332 or Err6 = 0.1311")
+    return Check(marking.check(chosen, values, decimals, index))

@@ -67,11 +67,13 @@ def _flat(trace) -> dict:
 
 
 def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
-                   decimals: int = 3) -> WorkedExample:
-    """One training step of spec on one example, as a document."""
-    trace = step(spec, example, rounding, decimals)
-    other = step(spec, example, "hand" if rounding == "exact" else "exact", decimals)
-    exact, hand = (trace, other) if rounding == "exact" else (other, trace)
+                   decimals: int = 3, traces: tuple | None = None) -> WorkedExample:
+    """One training step of spec on one example, as a document.  traces: the (exact, hand)
+    StepTraces of this very step when the caller has computed them already."""
+    if traces is None:
+        traces = (step(spec, example, "exact", decimals), step(spec, example, "hand", decimals))
+    exact, hand = traces
+    trace, other = (exact, hand) if rounding == "exact" else (hand, exact)
     diffs = differences(_flat(exact), _flat(hand), decimals)
     for d in diffs:
         d["places"] = _places(d["name"].removeprefix("new "), decimals)

@@ -66,3 +66,24 @@ def render(template: str, fmt: str, **data) -> str:
 def to_json(value) -> str:
     """JSON with full-precision floats, keys in the order derive produced them."""
     return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# how answers that are not unit or parameter names are written (LaTeX math, both formats)
+PROBLEM_LABELS = {"f": "f(z)", "fprime": "f'(z)", "loss": "E", "loss_min": r"\inf E",
+                  "loss_max": r"\sup E", "grad0": r"\mathrm{d}E/\mathrm{d}c\,(c_0)",
+                  "eta_max": r"\eta_{\max}", "diverges": r"\text{diverges}",
+                  "x_global": r"x_{\text{global min}}", "x_local": r"x_{\text{local min}}",
+                  "x_max": r"x_{\max}", "f_global": r"f(x_{\text{global min}})",
+                  "f_local": r"f(x_{\text{local min}})", "end": r"x_{\text{end}}",
+                  "batch_size": r"\text{batch size}"}
+
+
+def render_problems(pset, fmt: str) -> dict:
+    """problems, solutions (in fmt) and the answers.json text of a derive.problemset set."""
+    from derive.problemset import KINDS
+
+    titles = {name: k.title for name, k in KINDS.items()}
+    data = dict(pset=pset, titles=titles, labels=PROBLEM_LABELS)
+    return {"problems": render("problems", fmt, **data),
+            "solutions": render("solutions", fmt, **data),
+            "answers": to_json(pset.answers())}

@@ -156,7 +156,7 @@ def svg(chart, width: int = 720, height: int = 420) -> str:
         color = COLORS[color % len(COLORS)]
         pts, labels = _thin(*_visible(chart, s))
         coords = " ".join(f"{X(x):.2f},{Y(y):.2f}" for x, y in pts)
-        out.append(f'<g clip-path="url(#plot)">')
+        out.append('<g clip-path="url(#plot)">')
         if s["kind"] in ("line", "path") and len(pts) > 1:
             out.append(f'<polyline points="{coords}" fill="none" stroke="{color}" '
                        f'stroke-width="{1.8 if s["kind"] == "line" else 1.2}"/>')

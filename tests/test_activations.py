@@ -134,13 +134,13 @@ def test_softmax_jacobian():
     assert rec["jacobian"]["off_diagonal"]["expression"] == "-o_j*o_k"
     # against finite differences of the numeric softmax
     z = np.array([0.4, -1.0, 1.3])
-    o = functions.softmax(z)[0]
+    o = functions.softmax(z)
     J = np.diag(o) - np.outer(o, o)
     h = 1e-6
     for j in range(3):
         dz = np.zeros(3)
         dz[j] = h
-        fd = (functions.softmax(z + dz)[0] - functions.softmax(z - dz)[0]) / (2 * h)
+        fd = (functions.softmax(z + dz) - functions.softmax(z - dz)) / (2 * h)
         assert np.allclose(J[:, j], fd, atol=1e-9)
 
 

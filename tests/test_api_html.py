@@ -93,3 +93,40 @@ def test_page_renders_in_headless_chromium(tmp_path):
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=412,2400", page.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def _cli(*args):
+    r = CliRunner().invoke(main, list(args))
+    assert r.exit_code in (0, 1), r.output
+    return json.loads(r.output)
+
+
+def test_api_train_equals_cli_json():
+    result = derive.train(mode="minibatch", batch_size=1, max_epochs=3, shuffle=True, seed=4)
+    assert result.to_dict() == _cli("train", "--mode", "minibatch", "--batch-size", "1",
+                                    "--max-epochs", "3", "--shuffle", "--seed", "4",
+                                    "--format", "json")
+    assert "Epoch" in result.to_markdown() or "epoch" in result.to_markdown()
+
+
+def test_api_descend_equals_cli_json():
+    fit = derive.descend(model="c*x", data=[(10, 36.7), (20, 73.4)], params={"c": 3},
+                         lr=0.001, steps=5)
+    assert fit.to_dict() == _cli("descend", "--model", "c*x", "--data", "10:36.7,20:73.4",
+                                 "--param", "c=3", "--lr", "0.001", "--steps", "5",
+                                 "--format", "json")
+    minima = derive.descend(function="x**4 - 3*x**2 + x", start=[-2, 0.5, 2], lr=0.01,
+                            steps=50)
+    assert minima.to_dict() == _cli("descend", "--function", "x**4 - 3*x**2 + x", "--start",
+                                    "-2,0.5,2", "--lr", "0.01", "--steps", "50", "--format",
+                                    "json")
+
+
+def test_api_check_equals_cli_json(tmp_path):
+    answers = tmp_path / "a.toml"
+    answers.write_text("o4 = 0.332\nErr6 = 0.2622\nw1_4 = 0.192\n")
+    result = derive.check(answers)
+    assert result.to_dict() == _cli("check", str(answers), "--format", "json")
+    assert not result.ok and result.exit_status == 1
+    same = derive.check({"o4": "0.332", "Err6": "0.2622", "w1_4": "0.192"})
+    assert same.to_dict() == result.to_dict()

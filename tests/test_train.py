@@ -9,7 +9,6 @@ import math
 import statistics
 import subprocess
 import xml.dom.minidom
-from pathlib import Path
 
 import numpy as np
 import pytest

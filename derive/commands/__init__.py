@@ -1,0 +1,1 @@
+"""CLI commands, one module each, attached to derive.cli.main at the end of derive/cli.py."""

@@ -10,16 +10,6 @@ from derive.commands._common import DOCUMENT_FORMATS, emit, format_option, frien
 from derive.errors import DeriveError
 
 
-def _report_text(report, fmt: str) -> str:
-    if fmt == "json":
-        from render import to_json
-
-        return to_json(report.to_dict())
-    from render import render
-
-    return render("check", fmt, doc=report)
-
-
 def _interactive(spec, answers: dict, decimals: int, example: int):
     """Ask for each quantity in computation order and answer each at once."""
     from derive.marking import Computation, check, parse_number
@@ -78,9 +68,7 @@ def check(answers_file, spec_path, interactive, fmt, output, force):
     values, so one slip costs one mark.  Exit status: 0 all right, 1 some wrong, 2 unusable
     input.
     """
-    from derive import spec as spec_mod
-    from derive.marking import check as check_answers
-    from derive.marking import load_answers
+    from derive import api
     from derive.output import check_writable, choose_format
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
@@ -88,21 +76,23 @@ def check(answers_file, spec_path, interactive, fmt, output, force):
         check_writable(output, force)
     if answers_file is None and not interactive:
         raise DeriveError("give an answers file (ANSWERS.toml) or --interactive")
-    af = load_answers(answers_file) if answers_file else None
-    spec_file = spec_path or (af.spec_path if af else None)
-    spec = spec_mod.load(spec_file) if spec_file else spec_mod.LECTURE
-    decimals = af.decimals if af else 3
-    example = af.example if af else 0
-    if example >= len(spec.examples):
-        raise DeriveError(f"{af.source}: example {example + 1}, but the spec has only "
-                          f"{len(spec.examples)} example(s)")
-    answers = dict(af.answers) if af else {}
-    if interactive:
-        check_answers(spec, answers, decimals, example)  # the file's names are valid
+    if not interactive:
+        result = api.check(answers_file, spec=spec_path)
+    else:
+        from derive import marking
+
+        af = marking.load_answers(answers_file) if answers_file else None
+        spec = api.load_spec(spec_path or (af.spec_path if af else None))
+        decimals = af.decimals if af else 3
+        example = af.example if af else 0
+        if example >= len(spec.examples):
+            raise DeriveError(f"{af.source}: example {example + 1}, but the spec has only "
+                              f"{len(spec.examples)} example(s)")
+        answers = dict(af.answers) if af else {}
+        marking.check(spec, answers, decimals, example)  # the file's names are valid
         answers = _interactive(spec, answers, decimals, example)
-    if not answers:
-        raise DeriveError("nothing to check: give values such as o4 = 0.332 or Err6 = 0.1311"
-                          if not interactive else "nothing to check: no value was given")
-    report = check_answers(spec, answers, decimals, example)
-    emit(_report_text(report, fmt), output, force)
-    sys.exit(0 if report.ok else 1)
+        if not answers:
+            raise DeriveError("nothing to check: no value was given")
+        result = api.check(answers, spec=spec, decimals=decimals, example=example + 1)
+    emit(result.render(fmt), output, force)
+    sys.exit(result.exit_status)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from urllib.parse import quote
 
 import click
 
 from derive.commands._common import emit, format_option, friendly, output_options
-from derive.errors import DeriveError
 
 # no HTML page for this command yet: the formats it renders
 DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
@@ -69,8 +66,8 @@ def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_
     largest parameter change) and the loss curve (a text plot; an SVG image beside a
     Markdown file; pgfplots in LaTeX).
     """
-    from derive import spec as specs
-    from derive.numeric import train as training
+    from derive import api
+    from derive.commands._progress import Progress
     from derive.output import check_writable, choose_format, write_atomic
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
@@ -80,79 +77,23 @@ def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_
         if fmt == "markdown":
             svg_file = svg_path_for(output, "loss")
             check_writable(svg_file, force)
-    if compare_modes and mode is not None:
-        raise DeriveError("--compare-modes runs batch, sgd and minibatch; leave out --mode")
-    if not compare_modes and mode is None:
-        raise DeriveError("--mode is needed: batch, sgd or minibatch (or --compare-modes)")
-    criteria = training.Criteria(max_epochs, min_change, target_loss,
-                                 max_misclassified).check()
-    init = training.initializer(init_method, seed) if init_method else None
-    if init is not None and not spec_path:
-        raise DeriveError("--init needs --spec: a spec whose layers give only size = N")
-    spec = specs.load(spec_path, init) if spec_path else specs.LECTURE
-    if lr is not None:
-        spec = spec.with_learning_rate(lr)
-    if fmt != "json":
+    if fmt != "json" and spec_path and not init_method:
+        from derive.spec import load
         from derive.train_document import check_renderable
 
-        check_renderable(spec)
-    info = None
-    if standardize:
-        spec, info = training.standardize(spec)
-
-    n = len(spec.examples)
-    if compare_modes:
-        plan = [("batch", None), ("sgd", None),
-                ("minibatch", batch_size if batch_size is not None else max(1, math.ceil(n / 2)))]
-    else:
-        plan = [(mode, batch_size)]
-    for m, b in plan:  # refuse impossible combinations before any work
-        training.check_mode(m, b, n)
-
-    from derive.commands._progress import Progress
-
+        check_renderable(load(spec_path))  # refuse huge tables before any training
     bar = Progress("training")
-    runs = []
     try:
-        for k, (m, b) in enumerate(plan):
-            def progress(epoch, total, k=k):
-                bar(k * total + epoch, len(plan) * total)
-
-            runs.append(training.train(spec, m, b, criteria, shuffle and m != "batch", seed,
-                                       progress=progress))
+        result = api.train(spec_path, mode, batch_size=batch_size, max_epochs=max_epochs,
+                           min_change=min_change, target_loss=target_loss,
+                           max_misclassified=max_misclassified, shuffle=shuffle, seed=seed,
+                           standardize=standardize, init=init_method, lr=lr,
+                           compare_modes=compare_modes, decimals=decimals, progress=bar)
     finally:
         bar.close()
-
-    if fmt == "json":
-        from render import to_json
-
-        def extra(d):
-            if info is not None:
-                d["standardization"] = info.to_dict()
-            if init_method:
-                d["init"] = {"method": init_method, "seed": seed,
-                             "description": training.INIT_DESCRIPTIONS[init_method]}
-            return d
-
-        if compare_modes:
-            value = extra({"modes": {r.mode: r.to_dict() for r in runs}})
-        else:
-            value = extra(runs[0].to_dict())
-        emit(to_json(value), output, force)
-        return
-
-    from derive.train_document import train_document
-    from render import plot, render
-
-    doc = train_document(spec, runs, compare=compare_modes, decimals=decimals,
-                         init=(init_method, seed) if init_method else None,
-                         standardization=info)
-    doc["plot"] = plot.text(doc["chart"])
-    doc["pgfplots"] = plot.pgfplots(doc["chart"]) if fmt == "latex" else ""
-    doc["svg_name"] = svg_file.name if svg_file else None
-    doc["svg_url"] = quote(svg_file.name) if svg_file else None  # a relative link, %-encoded
-    text = render("train", fmt, doc=doc)
+    text = result.render(fmt, **({} if fmt == "json" else
+                                 {"svg_name": svg_file.name if svg_file else None}))
     if svg_file is not None:
-        write_atomic(svg_file, plot.svg(doc["chart"]), force)
+        write_atomic(svg_file, result.svg(), force)
         click.echo(f"wrote {svg_file}", err=True)
     emit(text, output, force)

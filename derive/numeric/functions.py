@@ -55,8 +55,9 @@ class Activation:
 
 
 def softmax(z):
-    """Row-wise softmax, stable for any |z|: the row maximum is subtracted first."""
-    z = np.atleast_2d(np.asarray(z, dtype=float))
+    """Softmax over the last axis (each row of a batch; a 1-D vector stays 1-D), stable for any
+    |z|: the maximum is subtracted first."""
+    z = np.asarray(z, dtype=float)
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 

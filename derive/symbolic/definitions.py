@@ -104,25 +104,28 @@ register_loss(LossDef(
 
 
 CUSTOM_PREFIX = "custom: "
+# activations named in spec files, kept apart from the registry: they are no CLI choices and
+# never drawn for problems, but every stage finds them by name through activation_def
+CUSTOM: dict[str, ActivationDef] = {}
 
 
 def register_custom(expression: str, what: str = "expression") -> ActivationDef:
     """A spec's own activation (activation = "custom", expression = "z/(1 + abs(z))"): checked
-    against the safe grammar (nothing is evaluated), then registered under the name
+    against the safe grammar (nothing is evaluated), then kept under the name
     'custom: <expression>' so that every stage finds it by name like the built-in ones."""
     from derive.expr import parse
 
     parse(expression, ["z"], what=what)
     name = CUSTOM_PREFIX + expression.strip()
-    if name not in ACTIVATIONS:
-        register_activation(ActivationDef(name, expression.strip(),
-                                          f"the custom activation {expression.strip()}"))
-    return ACTIVATIONS[name]
+    if name not in CUSTOM:
+        CUSTOM[name] = ActivationDef(name, expression.strip(),
+                                     f"the custom activation {expression.strip()}")
+    return CUSTOM[name]
 
 
 def activation_def(name: str) -> ActivationDef:
     try:
-        return ACTIVATIONS[name]
+        return ACTIVATIONS[name] if name in ACTIVATIONS else CUSTOM[name]
     except KeyError:
         raise unknown("activation", name, ACTIVATIONS) from None
 

@@ -1,0 +1,125 @@
+"""Problem sets: seeded variants of exam problems with their answers and worked solutions.
+
+A kind is one entry of KINDS: a function (rng, options, id) -> Problem.  Variant k of a seed
+is drawn from its own generator, SeedSequence([seed, k, kind]), so it is the same whatever
+--variants is and whichever other kinds are asked for.  Drawn numbers that make a poor
+problem (a saturated unit, two answers that read the same, ...) are drawn again.
+No formatting here: render/ and templates/ lay the problems out.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from derive.errors import DeriveError, unknown
+from derive.problemset.common import MAX_ATTEMPTS, Options, Problem, Redraw
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    title: str  # the heading of its problems
+    description: str
+    generate: Callable  # (rng, options, id) -> Problem
+    network: bool = True  # does its statement draw a network?
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register_kind(kind: Kind) -> Kind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kind(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise unknown("problem kind", name, KINDS) from None
+
+
+@dataclass(frozen=True)
+class Variant:
+    number: int
+    id: str
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class ProblemSet:
+    seed: int
+    kinds: tuple[str, ...]
+    options: Options
+    variants: tuple[Variant, ...]
+
+    def answers(self) -> dict:
+        """answers.json (DESIGN.md): the seed, then per variant its problems' keys."""
+        return {"seed": self.seed, "kinds": list(self.kinds), "options": self.options.to_dict(),
+                "variants": [{"variant": v.number, "id": v.id,
+                              "problems": [p.key() for p in v.problems]}
+                             for v in self.variants]}
+
+
+def variant_id(seed: int, number: int) -> str:
+    return f"S{seed}-V{number:02d}"
+
+
+def _fingerprint(problem: Problem) -> str:
+    return json.dumps([problem.kind, problem.spec], sort_keys=True)
+
+
+def generate_problem(name: str, seed: int, number: int, options: Options, seen=()) -> Problem:
+    """Problem `name` of variant `number`: redrawn until it is a good one, and unlike `seen`."""
+    k = kind(name)
+    tag = zlib.crc32(name.encode())
+    pid = f"{variant_id(seed, number)}-{name}"
+    last = None
+    for attempt in range(MAX_ATTEMPTS):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, number, tag, attempt]))
+        try:
+            problem = k.generate(rng, options, pid)
+        except Redraw as why:
+            last = why
+            continue
+        if _fingerprint(problem) in seen:
+            last = "the same as an earlier variant"
+            continue
+        return problem
+    if last == "the same as an earlier variant":
+        raise DeriveError(f"there are not enough different '{name}' problems with these "
+                          f"options for {number} variants; ask for fewer --variants or vary "
+                          f"more (leave out --activation / --loss / --lr)")
+    raise DeriveError(f"could not draw a good '{name}' problem with these options after "
+                      f"{MAX_ATTEMPTS} tries (last reason: {last}); try more --decimals or a "
+                      f"larger --network")
+
+
+def generate(kinds, variants: int, seed: int, options: Options = Options(),
+             progress=None) -> ProblemSet:
+    """`variants` variants, each with one problem of every kind in `kinds`."""
+    kinds = tuple(kinds)
+    for name in kinds:
+        kind(name)
+    if variants < 1:
+        raise DeriveError(f"--variants must be at least 1, not {variants}")
+    seen: dict[str, set] = {name: set() for name in kinds}
+    out = []
+    for number in range(1, variants + 1):
+        problems = []
+        for name in kinds:
+            p = generate_problem(name, seed, number, options, seen[name])
+            seen[name].add(_fingerprint(p))
+            problems.append(p)
+        out.append(Variant(number, variant_id(seed, number), tuple(problems)))
+        if progress is not None:
+            progress(number)
+    return ProblemSet(seed, kinds, options, tuple(out))
+
+
+from derive.problemset import kinds as _kinds  # noqa: E402,F401  (registers the kinds)

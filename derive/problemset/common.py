@@ -1,0 +1,150 @@
+"""What every problem kind shares: options, the problem record, tolerances, constraints.
+
+A kind draws its givens with a numpy Generator, rounds them to what will be printed, and only
+then computes its answers, so what a student reads is exactly what the key was computed from.
+Each answer carries the number of places it is shown to and an absolute tolerance wide enough
+to accept that rounding on the exact chain and on the chain rounded by hand as one goes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from derive.errors import DeriveError
+from derive.numeric.network import round_half_up
+
+MAX_ATTEMPTS = 400
+
+
+class Redraw(Exception):
+    """The drawn numbers make a poor problem (saturated unit, tie, ...): draw again."""
+
+
+@dataclass(frozen=True)
+class Options:
+    network: tuple[int, ...] = (3, 2, 1)
+    activation: str | None = None
+    loss: str | None = None
+    lr: float | None = None
+    decimals: int = 3
+    choices: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    id: str
+    spec: dict  # the network spec (TOML keys) or, for kinds without a network, their givens
+    answers: dict  # name -> full-precision value
+    tolerance: dict  # name -> absolute tolerance
+    places: dict  # name -> decimals the answer is shown to
+    givens: dict = field(default_factory=dict)  # extra values the statement shows
+    solution: object = None  # the document the solution templates lay out
+    choices: dict = field(default_factory=dict)  # name -> [{"value", "correct", "mistake"}]
+    facts: dict = field(default_factory=dict)  # non-numeric answers (a range, a kind of GD)
+
+    def key(self) -> dict:
+        """The entry of answers.json (DESIGN.md), extended with the variant-free extras."""
+        out = {"kind": self.kind, "id": self.id, "spec": self.spec, "answers": self.answers,
+               "tolerance": self.tolerance, "places": self.places}
+        if self.givens:
+            out["givens"] = self.givens
+        if self.facts:
+            out["facts"] = self.facts
+        if self.choices:
+            out["choices"] = self.choices
+        return out
+
+
+def places_for(name: str, decimals: int) -> int:
+    """Net inputs, outputs and parameters: decimals; error terms, gradients, the loss: one more."""
+    if name.startswith(("Err", "dw", "db", "loss", "fprime", "grad")):
+        return decimals + 1
+    return decimals
+
+
+def shown(value: float, places: int) -> float:
+    return float(round_half_up(value, places))
+
+
+def tolerance(answer: float, chains, places: int) -> float:
+    """Accept the answer's rounding on every chain: the widest gap plus half a last place."""
+    gap = max((abs(answer - c) for c in chains), default=0.0)
+    return float(f"{gap + 0.5 * 10.0 ** -places + 1e-9:.12g}")
+
+
+def check_finite(values: dict) -> None:
+    for v in values.values():
+        if not math.isfinite(v):
+            raise Redraw("non-finite")
+
+
+def check_distinct(answers: dict, places: dict, tie_ok=lambda a, b: False) -> None:
+    """No two answers may read the same at the digits shown unless tie_ok says they must."""
+    seen: dict = {}
+    for name, value in answers.items():
+        seen.setdefault(shown(value, places[name]), []).append(name)
+    for names in seen.values():
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if not tie_ok(a, b):
+                    raise Redraw(f"{a} and {b} read the same")
+
+
+def choose(rng: np.random.Generator, values):
+    values = list(values)
+    return values[int(rng.integers(len(values)))]
+
+
+def grid(low: float, high: float, step: float) -> np.ndarray:
+    n = int(round((high - low) / step))
+    return np.round(low + step * np.arange(n + 1), 2)
+
+
+def distractors(rng: np.random.Generator, answer: float, places: int, mistakes: dict,
+                n: int) -> list[dict]:
+    """n - 1 wrong values from the classic mistakes (label -> value), then the answer,
+    shuffled by rng.  None of them reads like the answer or like each other at `places`."""
+    taken = {shown(answer, places)}
+    wrong = []
+    for label, value in mistakes.items():
+        if value is None or not math.isfinite(value):
+            continue
+        s = shown(value, places)
+        if s in taken:
+            continue
+        taken.add(s)
+        wrong.append({"value": float(value), "correct": False, "mistake": label})
+        if len(wrong) == n - 1:
+            break
+    # not enough distinct mistakes: slips of the hand (a sign, a factor of ten, a step)
+    unit = 10.0 ** -places
+    fallback = [("sign slip", -answer)]
+    fallback += [("arithmetic slip", answer + k * unit * 10) for k in (1, -1, 2, -2, 3, -3)]
+    fallback += [("decimal slip", answer * 10), ("decimal slip", answer / 10)]
+    for label, value in fallback:
+        if len(wrong) == n - 1:
+            break
+        s = shown(value, places)
+        if s in taken:
+            continue
+        taken.add(s)
+        wrong.append({"value": float(value), "correct": False, "mistake": label})
+    options = wrong + [{"value": float(answer), "correct": True, "mistake": None}]
+    order = rng.permutation(len(options))
+    return [options[int(i)] for i in order]
+
+
+def need(condition: bool, why: str) -> None:
+    if not condition:
+        raise Redraw(why)
+
+
+def refuse(message: str) -> DeriveError:
+    return DeriveError(message)
