@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from derive.errors import DeriveError, did_you_mean
-from derive.symbolic.definitions import ACTIVATIONS, LOSSES, activation_def, check_params, loss_def
+from derive.symbolic.definitions import (ACTIVATIONS, CUSTOM_PREFIX, LOSSES, activation_def,
+                                         check_params, loss_def, register_custom)
 
 _TOP_KEYS = ("title", "loss", "learning_rate", "input_names", "layers", "examples")
-_LAYER_KEYS = ("activation", "weights", "biases", "alpha", "size")
+_LAYER_KEYS = ("activation", "weights", "biases", "alpha", "size", "expression")
 _EXAMPLE_KEYS = ("input", "target")
 
 
@@ -38,6 +39,8 @@ class Layer:
     def to_dict(self) -> dict:
         out = {"activation": self.activation, "weights": [list(r) for r in self.weights],
                "biases": list(self.biases)}
+        if self.activation.startswith(CUSTOM_PREFIX):
+            out.update(activation="custom", expression=activation_def(self.activation).expression)
         out.update(dict(self.params))
         return out
 
@@ -85,8 +88,8 @@ class Spec:
 
     def with_activation(self, name: str) -> Spec:
         activation_def(name)
-        return replace(self, layers=tuple(replace(layer, activation=name, params=())
-                                          for layer in self.layers))
+        return validate_combination(replace(self, layers=tuple(
+            replace(layer, activation=name, params=()) for layer in self.layers)))
 
     def with_loss(self, name: str) -> Spec:
         loss_def(name)
@@ -162,11 +165,22 @@ def _layer(raw, n: int, fan_in: int, where: str, init=None) -> Layer:
     name = raw.get("activation", "sigmoid")
     if not isinstance(name, str):
         raise DeriveError(f"{here}.activation must be a name, not {_show(name)}")
-    defn = activation_def(name) if name in ACTIVATIONS else None
+    if name == "custom" or "expression" in raw:
+        if name != "custom":
+            raise DeriveError(f"{here}.expression is only for activation = \"custom\" "
+                              f"(this layer's activation is '{name}')")
+        if not isinstance(raw.get("expression"), str):
+            raise DeriveError(f"{here}: activation = \"custom\" needs expression = \"...\", "
+                              f"a function of z such as \"z/(1 + abs(z))\"")
+        defn = register_custom(raw["expression"], what=f"{here}.expression")
+        name = defn.name
+    else:
+        defn = activation_def(name) if name in ACTIVATIONS else None
     if defn is None:
         raise DeriveError(f"{here}.activation: unknown activation '{name}'"
                           f"{did_you_mean(name, ACTIVATIONS)}; choose one of: "
-                          f"{', '.join(ACTIVATIONS)}")
+                          f"{', '.join(n for n in ACTIVATIONS if not n.startswith(CUSTOM_PREFIX))}"
+                          f", or custom (with expression = \"...\" in z)")
     params = {k: _number(raw[k], f"{here}.{k}") for k in ("alpha",) if k in raw}
     try:
         params = check_params(defn, params)
@@ -288,8 +302,65 @@ def from_dict(raw: dict, source: str = "", init=None) -> Spec:
     return validate_combination(spec)
 
 
+def _outputs_in_unit_interval(name: str) -> bool:
+    """Does this activation's computed range lie inside [0, 1] (sigmoid, softmax)?"""
+    from derive.symbolic import cache
+
+    rng = cache.activation(activation_def(name))["range"]
+    return (rng["values"] is None and rng["low"] is not None and rng["high"] is not None
+            and rng["low"] >= 0 and rng["high"] <= 1)
+
+
+def check_pairing(loss: str, activation: str) -> None:
+    """A loss that needs a particular output activation: ce needs softmax, bce outputs in (0, 1)."""
+    if loss == "ce" and activation_def(activation).elementwise:
+        raise DeriveError(f"loss 'ce' needs a softmax output layer (its outputs are "
+                          f"probabilities that sum to 1), not '{activation}'; use 'bce' for "
+                          f"independent outputs in (0, 1)")
+    if loss == "bce" and not _outputs_in_unit_interval(activation):
+        raise DeriveError(f"loss 'bce' takes log o and log(1 − o), so the outputs must lie in "
+                          f"(0, 1); the '{activation}' output layer does not give that: use "
+                          f"sigmoid (or softmax)")
+
+
 def validate_combination(spec: Spec) -> Spec:
     """Combinations that cannot be trained: refused with the reason."""
+    where = f"{spec.source}: " if spec.source else ""
+    last = len(spec.layers) - 1
+    for n, layer in enumerate(spec.layers):
+        if not activation_def(layer.activation).elementwise:
+            if n != last:
+                raise DeriveError(f"{where}layers[{n}]: '{layer.activation}' is for the output "
+                                  f"layer only (its outputs are normalised across the layer); "
+                                  f"use sigmoid, tanh or relu in hidden layers (--activation "
+                                  f"sets every layer: name softmax for the output layer in a "
+                                  f"spec file instead)")
+            if layer.size < 2:
+                raise DeriveError(f"{where}layers[{n}]: a '{layer.activation}' layer of one unit "
+                                  f"always outputs 1, so nothing could be learnt; give it two or "
+                                  f"more units, or use sigmoid for a single output")
+    out = spec.layers[-1].activation
+    try:
+        check_pairing(spec.loss, out)
+    except DeriveError as exc:
+        from derive.symbolic import cache
+
+        if not cache.activation(activation_def(out))["has_gradient"]:
+            from derive.numeric.network import no_gradient_message
+
+            n = len(spec.layers)
+            raise DeriveError(f"{where}{no_gradient_message(out, n, n)}") from None
+        raise DeriveError(f"{where}{exc}") from None
+    for e, ex in enumerate(spec.examples):
+        here = f"{where}examples[{e}].target"
+        if spec.loss == "ce":
+            if any(t < 0 for t in ex.target) or abs(sum(ex.target) - 1) > 1e-9:
+                raise DeriveError(f"{here} = {list(ex.target)}: the 'ce' loss needs targets "
+                                  f"that are non-negative and sum to 1 (a probability "
+                                  f"distribution, e.g. one-hot [0, 1, 0])")
+        if spec.loss == "bce" and any(not 0 <= t <= 1 for t in ex.target):
+            raise DeriveError(f"{here} = {list(ex.target)}: the 'bce' loss needs targets "
+                              f"in [0, 1]")
     return spec
 
 

@@ -116,9 +116,12 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
             k = spec.units(n)[u]
             i_k, o_k = trace.forward[f"i{k}"], trace.forward[f"o{k}"]
             fprime = float(act.derivative(np.array([i_k]), np.array([o_k]))[0])
+            # softmax couples the units: no single f′ per unit, Err comes from the Jacobian
+            coupled = not act.elementwise
             row = {"unit": k, "layer": n, "output_layer": n == L, "activation": layer.activation,
-                   "symbol": activation_def(layer.activation).symbol,
-                   "net": i_k, "out": o_k, "fprime": fprime, "Err": trace.backward[f"Err{k}"]}
+                   "symbol": activation_def(layer.activation).symbol, "coupled": coupled,
+                   "net": i_k, "out": o_k, "fprime": None if coupled else fprime,
+                   "Err": trace.backward[f"Err{k}"]}
             if n == L:
                 outs = np.array([[trace.forward[f"o{m}"] for m in spec.units(L)]])
                 g = loss_fn.gradient(outs, np.array([ex.target]))[0, u]

@@ -29,7 +29,13 @@ H = 1e-6
 # ---------------------------------------------------------------- the second route, by hand
 
 ACT = {"sigmoid": lambda z: 1 / (1 + math.exp(-z)), "tanh": math.tanh,
-       "relu": lambda z: max(0.0, z), "linear": lambda z: z}
+       "relu": lambda z: max(0.0, z), "linear": lambda z: z,
+       # the activations of issue 3, written out with math (alpha: the spec's, else default)
+       "leaky_relu": lambda z, alpha=0.01: z if z > 0 else alpha * z,
+       "elu": lambda z, alpha=1.0: z if z > 0 else alpha * (math.exp(z) - 1),
+       "softplus": lambda z: math.log1p(math.exp(z)),
+       "swish": lambda z: z / (1 + math.exp(-z)),
+       "gelu": lambda z: z * (1 + math.erf(z / math.sqrt(2))) / 2}
 # f' in the unit's output a (the lecture: sigmoid a(1 - a)) and in the net input z
 DACT_OUT = {"sigmoid": lambda z, a: a * (1 - a), "tanh": lambda z, a: 1 - a * a,
             "relu": lambda z, a: 1.0 if a > 0 else 0.0, "linear": lambda z, a: 1.0}
@@ -170,7 +176,8 @@ def second_route(p):
         ex = exact_chain(p.spec)
         return from_printed(p), {n: [ex[n]] for n in p.answers}
     if p.kind == "activation":
-        f = ACT[p.spec["activation"]]
+        params = {k: p.spec[k] for k in ("alpha",) if k in p.spec}
+        f = (lambda g: lambda z: g(z, **params))(ACT[p.spec["activation"]])
         z = p.spec["z"]
         return {"f": f(z), "fprime": (f(z + H) - f(z - H)) / (2 * H)}, {}
     if p.kind == "loss":

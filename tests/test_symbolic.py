@@ -21,18 +21,19 @@ def read(text, names):
 
     local = {n: sp.Symbol(n, real=True) for n in names}
     local.update(sigmoid=sigmoid, softplus=softplus)
-    for n in ("alpha",):
+    for n in ("alpha", "S"):  # parameters, and softmax's S (the other units' sum)
         local[n] = sp.Symbol(n, positive=True)
     # the last step of a derivation writes f' with the function itself, e.g. relu(z)
     for act_name, defn in ACTIVATIONS.items():
         if act_name not in local:
-            f = parse(defn.expression, ["z", "alpha"]).subs(
-                sp.Symbol("alpha", real=True), sp.Symbol("alpha", positive=True))
+            f = parse(defn.expression, ["z", "alpha", "S"]).subs(
+                {sp.Symbol(n, real=True): sp.Symbol(n, positive=True) for n in ("alpha", "S")})
             local[act_name] = (lambda f: (lambda x: f.subs(z, x)))(f)
     return sp.sympify(text, locals=local)
 
 
-NAMES = list(ACTIVATIONS)
+# elementwise ones: softmax couples a layer's units (tests/test_activations.py checks it)
+NAMES = [name for name, defn in ACTIVATIONS.items() if defn.elementwise]
 
 
 @pytest.mark.parametrize("name", NAMES)

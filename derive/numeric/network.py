@@ -66,11 +66,12 @@ class Network:
         self.acts = [functions.activation(layer.activation, layer.params) for layer in spec.layers]
         for n, act in enumerate(self.acts):
             if not act.has_gradient:
-                raise DeriveError(
-                    f"layer {n + 1} uses the '{act.name}' activation, which has no gradient "
-                    f"(its derivative is 0 wherever it exists): gradient descent could never "
-                    f"change the weights before it. Use sigmoid, tanh or relu instead.")
+                raise DeriveError(no_gradient_message(act.name, n + 1, len(self.acts)))
+            if not act.elementwise and n != len(self.acts) - 1:
+                raise DeriveError(f"layer {n + 1}: '{act.name}' is for the output layer only")
         self.loss = functions.loss(spec.loss)
+        self.pairing = functions.pairing(spec.loss, spec.layers[-1].activation)
+        self.clipped = False  # set when a loss had to clip a log (outputs exactly 0 or 1)
         if params is None:
             params = [(np.array(layer.weights, dtype=float), np.array(layer.biases, dtype=float))
                       for layer in spec.layers]
@@ -91,8 +92,18 @@ class Network:
         T = np.atleast_2d(np.asarray(T, dtype=float))
         L = len(self.params)
         errs = [None] * (L + 1)
-        g = self.loss.gradient(outs[L], T)
-        errs[L] = rnd.error(-g * self.acts[-1].derivative(nets[L], outs[L]))
+        stable = functions.stable_error(self.spec.loss, self.spec.layers[-1].activation,
+                                        nets[L], T)
+        if stable is not None:
+            err = stable
+        elif self.pairing.Err is not None:
+            # SymPy's simplified Err (t − o for bce + sigmoid, ce + softmax): no 0/0 at o = 0, 1
+            err = self.pairing(outs[L], T, **dict(self.acts[-1].params))
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = self.loss.gradient(outs[L], T)
+            err = -self.acts[-1].backprop(nets[L], outs[L], g)
+        errs[L] = rnd.error(err)
         for n in range(L - 1, 0, -1):
             W_next = self.params[n][0]
             errs[n] = rnd.error(self.acts[n - 1].derivative(nets[n], outs[n])
@@ -105,8 +116,32 @@ class Network:
         return [(-(errs[n].T @ outs[n - 1]) / m, -errs[n].mean(axis=0))
                 for n in range(1, len(self.params) + 1)]
 
-    def losses(self, outs, T):
-        return self.loss.per_example(outs[-1], np.atleast_2d(np.asarray(T, dtype=float)))
+    def losses(self, outs, T, nets=None):
+        """E per example; from the net input (nets[-1]) where that is stable (bce, ce), else
+        from the outputs, with any log of 0 clipped (and self.clipped set to say so)."""
+        T = np.atleast_2d(np.asarray(T, dtype=float))
+        if nets is not None:
+            stable = functions.stable_loss(self.spec.loss, self.spec.layers[-1].activation,
+                                           nets[-1], T)
+            if stable is not None:
+                return stable
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            values = self.loss.per_example(outs[-1], T)
+        if not np.all(np.isfinite(values)):
+            tiny = np.finfo(float).eps
+            self.clipped = True
+            values = self.loss.per_example(np.clip(outs[-1], tiny, 1 - tiny), T)
+        return values
+
+
+def no_gradient_message(name: str, layer: int, layers: int) -> str:
+    """Why an activation without a gradient (step) cannot be trained by backpropagation."""
+    which = "the output layer" if layer == layers else f"layer {layer}"
+    return (f"{which} uses the '{name}' activation, which has no gradient: its derivative is 0 "
+            f"wherever it exists (and undefined at the jump), so every error term Err from "
+            f"{which} back is 0 and gradient descent would never change the weights. "
+            f"Use sigmoid, tanh or relu instead (step units are trained by the perceptron "
+            f"rule, not by backpropagation)")
 
 
 @dataclass(frozen=True)
@@ -150,5 +185,5 @@ def step(spec: Spec, example: int = 0, rounding: str = "exact", decimals: int = 
                 update[f"w{j}_{k}"] = float(rnd.value(W[u, v] + eta * err[u] * o_prev[v]))
             gradients[f"b{k}"] = float(rnd.error(-err[u]))
             update[f"b{k}"] = float(rnd.value(b[u] + eta * err[u]))
-    loss = float(rnd.error(net.losses(outs, [ex.target])[0]))
+    loss = float(rnd.error(net.losses(outs, [ex.target], nets)[0]))
     return StepTrace(loss, forward, backward, gradients, update, rounding, decimals)

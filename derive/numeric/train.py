@@ -226,9 +226,9 @@ def train_arrays(spec: Spec, net: Network, X, T, mode: str, batch_size: int | No
     rng = np.random.default_rng(seed) if shuffle else None
 
     def evaluate():
-        _, outs = net.forward(X)
+        nets, outs = net.forward(X)
         with np.errstate(all="ignore"):
-            loss = float(np.mean(net.losses(outs, T)))
+            loss = float(np.mean(net.losses(outs, T, nets)))  # from the net input: stable
         return loss, misclassified_percent(outs[-1], T)
 
     updates_per_epoch = len(batches(n, mode, size, np.arange(n)))
@@ -250,7 +250,7 @@ def train_arrays(spec: Spec, net: Network, X, T, mode: str, batch_size: int | No
         for u, idx in enumerate(batches(n, mode, size, order), start=1):
             with np.errstate(all="ignore"):
                 nets, outs = net.forward(X[idx])
-                batch_loss = float(np.mean(net.losses(outs, T[idx])))
+                batch_loss = float(np.mean(net.losses(outs, T[idx], nets)))
                 errs = net.backward(nets, outs, T[idx])
                 grads = net.mean_gradients(errs, outs)
                 net.params = [(W - eta * gW, b - eta * gb)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from derive.symbolic.definitions import ActivationDef, LossDef
 
-_CODE = ("derivation.py", "tree.py", "primitives.py", "definitions.py", "../expr.py")
+_CODE = ("derivation.py", "tree.py", "primitives.py", "definitions.py", "shape.py", "../expr.py",
+         "../numeric/evaluate.py")
 
 
 @lru_cache(maxsize=1)
@@ -102,7 +103,19 @@ def _pairing(loss: LossDef, act: ActivationDef) -> dict:
 
 def activation(defn: ActivationDef) -> dict:
     """The derivation record of an activation (derive.symbolic._lazy("derive_activation"))."""
-    return _activation(defn)
+    if not defn.name.startswith("custom"):
+        return _activation(defn)
+    # a user's expression: where SymPy itself fails, say so (exit 2), never a traceback
+    from derive.errors import DeriveError
+
+    try:
+        return _activation(defn)
+    except DeriveError:
+        raise
+    except (TypeError, ValueError, NotImplementedError, ZeroDivisionError, RecursionError,
+            OverflowError, AttributeError) as exc:
+        raise DeriveError(f"the custom activation '{defn.expression}' could not be derived "
+                          f"({type(exc).__name__}: {exc}); try writing it another way") from None
 
 
 def loss(defn: LossDef) -> dict:

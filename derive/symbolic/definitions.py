@@ -21,6 +21,8 @@ class ActivationDef:
     params: tuple[tuple[str, float], ...] = ()  # (name, default)
     symbol: str = "f"  # how the lecture writes the function
     elementwise: bool = True  # False: the output depends on every unit of the layer (softmax)
+    # other symbols the expression uses, with their meaning (softmax: S, the other units' sum)
+    context: tuple[tuple[str, str], ...] = ()
 
     @property
     def defaults(self) -> dict[str, float]:
@@ -57,6 +59,30 @@ register_activation(ActivationDef(
     "relu", "max(0, z)", "the rectified linear unit; 0 for z ≤ 0", symbol="relu"))
 register_activation(ActivationDef(
     "linear", "z", "the identity; for regression outputs", symbol="f"))
+register_activation(ActivationDef(
+    "leaky_relu", "where(z > 0, z, alpha*z)",
+    "relu with a small slope alpha for z ≤ 0, so units never die", (("alpha", 0.01),),
+    symbol="lrelu"))
+register_activation(ActivationDef(
+    "elu", "where(z > 0, z, alpha*(exp(z) - 1))",
+    "the exponential linear unit: z for z > 0, alpha (e^z − 1) below", (("alpha", 1.0),),
+    symbol="elu"))
+register_activation(ActivationDef(
+    "softplus", "log(1 + exp(z))", "a smooth relu: log(1 + e^z)", symbol="softplus"))
+register_activation(ActivationDef(
+    "swish", "z/(1 + exp(-z))", "z times its own sigmoid, z·σ(z) (also called SiLU)",
+    symbol="swish"))
+register_activation(ActivationDef(
+    "gelu", "z*(1 + erf(z/sqrt(2)))/2",
+    "the Gaussian error linear unit, exact form z·Φ(z) = z (1 + erf(z/√2))/2", symbol="gelu"))
+register_activation(ActivationDef(
+    "softmax", "exp(z)/(exp(z) + S)",
+    "the output layer's probabilities: o_k = e^{z_k} / Σ_j e^{z_j} (output layer only)",
+    symbol="softmax", elementwise=False,
+    context=(("S", "the sum of e^{z_j} over the layer's other units j ≠ k"),)))
+register_activation(ActivationDef(
+    "step", "where(z >= 0, 1, 0)",
+    "the perceptron's threshold: 1 for z ≥ 0, else 0", symbol="step"))
 
 register_loss(LossDef(
     "half_sse", "(t - o)**2/2", "half the sum of squared errors (the worked example's)",
@@ -67,11 +93,39 @@ register_loss(LossDef(
 register_loss(LossDef(
     "mse", "(t - o)**2/K", "the mean over the K output units of the squared error",
     "E = (1/K) Σₖ (tₖ − oₖ)²"))
+register_loss(LossDef(
+    "bce", "-(t*log(o) + (1 - t)*log(1 - o))",
+    "binary cross-entropy; outputs in (0, 1) (sigmoid or softmax), targets in [0, 1]",
+    "E = −Σₖ [tₖ log oₖ + (1 − tₖ) log(1 − oₖ)]"))
+register_loss(LossDef(
+    "ce", "-t*log(o)",
+    "cross-entropy with a softmax output layer; targets ≥ 0 that sum to 1",
+    "E = −Σₖ tₖ log oₖ"))
+
+
+CUSTOM_PREFIX = "custom: "
+# activations named in spec files, kept apart from the registry: they are no CLI choices and
+# never drawn for problems, but every stage finds them by name through activation_def
+CUSTOM: dict[str, ActivationDef] = {}
+
+
+def register_custom(expression: str, what: str = "expression") -> ActivationDef:
+    """A spec's own activation (activation = "custom", expression = "z/(1 + abs(z))"): checked
+    against the safe grammar (nothing is evaluated), then kept under the name
+    'custom: <expression>' so that every stage finds it by name like the built-in ones."""
+    from derive.expr import parse
+
+    parse(expression, ["z"], what=what)
+    name = CUSTOM_PREFIX + expression.strip()
+    if name not in CUSTOM:
+        CUSTOM[name] = ActivationDef(name, expression.strip(),
+                                     f"the custom activation {expression.strip()}")
+    return CUSTOM[name]
 
 
 def activation_def(name: str) -> ActivationDef:
     try:
-        return ACTIVATIONS[name]
+        return ACTIVATIONS[name] if name in ACTIVATIONS else CUSTOM[name]
     except KeyError:
         raise unknown("activation", name, ACTIVATIONS) from None
 

@@ -95,7 +95,13 @@ def spellings(expr) -> dict:
 
 
 def _param_symbols(defn: ActivationDef):
-    return {name: sp.Symbol(name, positive=True) for name, _ in defn.params}
+    """The parameters (alpha) and context symbols (softmax's S), all positive."""
+    names = [name for name, _ in defn.params] + [name for name, _ in defn.context]
+    return {name: sp.Symbol(name, positive=True) for name in names}
+
+
+# the value a context symbol takes when a candidate form is checked (any positive number does)
+_CONTEXT_VALUE = sp.Rational(17, 10)
 
 
 def _numeric(expr, point: dict):
@@ -116,7 +122,8 @@ def _agrees(candidate, derivative, f, params: dict) -> bool:
         if a0 is None or want is None or abs(a0.imag) > 1e-20:
             return False
         got = _numeric(candidate, {A: sp.Float(a0.real, 30), **params})
-        if got is None or abs(got - want) > 1e-12 * max(1.0, abs(want)):
+        # written as "not <=" so that a NaN (a branch SymPy left undefined) fails too
+        if got is None or not abs(got - want) <= 1e-12 * max(1.0, abs(want)):
             return False
     return True
 
@@ -129,6 +136,12 @@ def _output_candidates(f, d):
     direct = d.subs(f, A)
     if not direct.has(Z):
         yield direct
+    if f.has(sp.Abs) and not isinstance(f, sp.Piecewise):
+        # |z| as two pieces, so that each branch can be inverted on its own
+        folded = sp.piecewise_fold(f.rewrite(sp.Piecewise))
+        if isinstance(folded, sp.Piecewise):
+            yield from _output_candidates(folded, d)
+            return
     if isinstance(f, sp.Piecewise):
         pieces = []
         for expr, cond in f.args:
@@ -170,7 +183,13 @@ def _invert_and_substitute(f, d):
 
 def output_form(f, d, params: dict):
     """The derivative written in the unit's output a, found by SymPy; None where none exists."""
-    valid = [c for c in _output_candidates(f, d) if _agrees(c, d, f, params)]
+    valid = []
+    try:
+        for candidate in _output_candidates(f, d):
+            if _agrees(candidate, d, f, params):
+                valid.append(candidate)
+    except (TypeError, ValueError, NotImplementedError, ZeroDivisionError):
+        pass  # SymPy gave up inverting some branch: the forms found so far (if any) stand
     if not valid:
         return None
     best = min(valid, key=sp.count_ops)
@@ -190,7 +209,8 @@ def _backwards(factor) -> bool:
     if const != 0:
         return const < 0
     if T in factor.free_symbols:
-        return factor.coeff(T) < 0
+        coeff = factor.coeff(T)
+        return bool(coeff.is_number and coeff < 0)
     return False
 
 
@@ -230,9 +250,13 @@ def _tidy(expr, keep_derived=False):
     return best
 
 
-def _rule_step(f):
+def _rule_step(f, Z=Z):
     """One application of a differentiation rule at the top of f, inner derivatives unevaluated."""
     D = lambda e: sp.Derivative(e, Z)  # noqa: E731
+    if isinstance(f, sp.Mul) and not f.args[0].has(Z) and f.args[0] != 1 and len(
+            [a for a in f.args if a.has(Z)]) == 1 and not sp.fraction(f)[1].has(Z):
+        const, rest = f.as_independent(Z)
+        return "constant factor: (c·u)′ = c·u′", const * D(rest)
     if isinstance(f, sp.Pow) and f.base.has(Z) and not f.exp.has(Z) and f.base != Z:
         n = f.exp
         return "chain rule: d/dz uⁿ = n uⁿ⁻¹ u′", n * f.base ** (n - 1) * D(f.base)
@@ -268,14 +292,25 @@ def activation_steps(defn: ActivationDef, f, d, form):
     """The derivation as (rule, expression) steps, each equal to the one before."""
     steps = [_step(f"differentiate {defn.name}", sp.Derivative(f, Z))]
     rule = _rule_step(f)
+    done = None
+    if rule is None and f == sp.tanh(Z):
+        # the textbook route: tanh = sinh/cosh, the quotient rule, cosh² − sinh² over cosh²
+        quotient = sp.sinh(Z) / sp.cosh(Z)
+        steps.append(_step("write tanh z = sinh z / cosh z", sp.Derivative(quotient, Z)))
+        rule = _rule_step(quotient)
     if rule is not None:
         name, expr = rule
         steps.append(_step(name, expr))
         done = expr.doit()
         if done != expr:
             steps.append(_step("differentiate the inner terms", done))
-    if sp.sstr(d) != steps[-1]["expression"]:
-        steps.append(_step("simplify", d))
+    if done is not None and f == sp.tanh(Z):
+        num, den = sp.fraction(sp.together(done))
+        split = sp.Add(*[sp.Mul(t, sp.Pow(den, -1), evaluate=False)
+                         for t in sp.Add.make_args(sp.expand(num))], evaluate=False)
+        steps.append(_step("split the fraction: cosh²/cosh² − sinh²/cosh²", split))
+    if spellings(d)["expression"] != steps[-1]["expression"]:
+        steps.append(_step("simplify" if f != sp.tanh(Z) else "sinh/cosh = tanh", d))
     if form is None or not d.has(Z) or not form.has(A):
         return steps
     direct = d.subs(f, A)
@@ -312,17 +347,53 @@ def _activation(defn: ActivationDef):
     f = parse(defn.expression, ["z", *params], what=f"activation '{defn.name}'")
     f = f.subs({sp.Symbol(k, real=True): v for k, v in params.items()})
     f_text = textbook_form(f)
-    d = _tidy(sp.diff(f_text, Z), keep_derived=True)
+    raw = sp.diff(f_text, Z).subs(Z * sp.sign(Z), sp.Abs(Z))  # z·sign(z) is |z|
+    d = _tidy(raw, keep_derived=True)
     defaults = {params[k]: v for k, v in defn.params}
+    defaults.update({params[k]: _CONTEXT_VALUE for k, _ in defn.context})
     return f, f_text, d, output_form(f_text, d, defaults)
+
+
+def _is_zero(d) -> bool:
+    return d == 0 or (isinstance(d, sp.Piecewise) and all(e == 0 for e, _ in d.args))
+
+
+def softmax_jacobian() -> dict:
+    """do_k/dz_j for softmax over all units: o_k (δ_kj − o_j), checked by SymPy on 3 units."""
+    n = 3  # three units suffice to see the diagonal and the off-diagonal entries
+    zs = sp.symbols(f"z1:{n + 1}", real=True)
+    total = sum(sp.exp(v) for v in zs)
+    outs = [sp.exp(v) / total for v in zs]
+    ok, oj = sp.symbols("o_k o_j", positive=True)
+    k, j = sp.symbols("k j", integer=True)
+    general = ok * (sp.KroneckerDelta(k, j) - oj)
+    diag = general.subs({k: 1, j: 1}).subs(oj, ok)
+    off = general.subs({k: 1, j: 2})
+    # the general form agrees with SymPy's derivatives of the definition, entry by entry
+    for kk in range(n):
+        for jj in range(n):
+            want = sp.diff(outs[kk], zs[jj])
+            got = general.subs({k: kk, j: jj}).subs({ok: outs[kk], oj: outs[jj]})
+            assert sp.simplify(want - got) == 0, (kk, jj)
+    return {"diagonal": spellings(unsign(sp.factor(diag))), "off_diagonal": spellings(off),
+            "general": spellings(general)}
 
 
 def derive_activation(defn: ActivationDef) -> dict:
     """Everything the documents and the numeric stage need about one activation."""
+    from derive.symbolic.shape import shape
+
     f, f_text, d, form = _activation(defn)
     f_stable = stable_form(f)
     df_stable = stable_form(sp.diff(f_stable, Z))
-    gradient_free = d == 0 or (isinstance(d, sp.Piecewise) and all(e == 0 for e, _ in d.args))
+    gradient_free = _is_zero(d)
+    params = _param_symbols(defn)
+    values = {params[k]: v for k, v in defn.params}
+    values.update({params[k]: 1 for k, _ in defn.context})  # softmax: the others sum to 1
+    at_defaults = {"f": to_tree(f_stable.subs(values)), "df": to_tree(df_stable.subs(values))}
+    form_tree = to_tree(form.subs(values)) if form is not None else None
+    measured = shape(f_text.subs(values), d.subs(values), Z, at_defaults, {}, form_tree,
+                     constant=gradient_free, elementwise=defn.elementwise)
     return {
         "name": defn.name,
         "definition": defn.expression,
@@ -334,6 +405,10 @@ def derive_activation(defn: ActivationDef) -> dict:
         "derivative": spellings(d),
         "derivative_from_output": spellings(form) if form is not None else None,
         "has_gradient": not gradient_free,
+        "context": dict(defn.context),
+        "jacobian": None if defn.elementwise else softmax_jacobian(),
+        "range": measured["range"],
+        "vanishing": measured["vanishing"],
         "steps": activation_steps(defn, f_text, d, form),
         "numeric": {
             "f": to_tree(f_stable),
@@ -348,11 +423,75 @@ def _loss(defn: LossDef):
     return e.subs(sp.Symbol("K", real=True), K)
 
 
+S_OG = sp.Symbol("s", real=True)  # softmax: s = Σ_k o_k ∂E/∂o_k over the output units
+
+
+def _chain(quantity, rule, expr):
+    return {"quantity": quantity, **_step(rule, expr)}
+
+
+def _loss_range(e, domain=None):
+    """Where E is smallest and largest for a target t = 1 (and t = 0 for bce), over the outputs
+    o in `domain`: by default (0, 1) where E takes logs (bce, ce need such outputs), else every
+    real o.  Candidates: the critical points inside and the one-sided limits at the ends."""
+    if domain is None:
+        domain = (0.0, 1.0) if e.has(sp.log) else (None, None)
+    lo, hi = domain
+    rows = []
+    targets = (1, 0) if e.subs(T, 0).has(O) else (1,)
+    for t0 in targets:
+        et = e.subs(T, t0)
+        candidates = []
+        for root in sp.solve(sp.diff(et, O), O):
+            if root.is_real and (lo is None or root > lo) and (hi is None or root < hi):
+                candidates.append((sp.simplify(et.subs(O, root)), root, True))
+        for end, side in ((lo, "+"), (hi, "-")):
+            point = (-sp.oo if side == "+" else sp.oo) if end is None else sp.nsimplify(end)
+            # one-sided at a finite end of the domain (o → 0⁺, o → 1⁻), plain at ±∞
+            value = sp.limit(et, O, point, side) if end is not None else sp.limit(et, O, point)
+            candidates.append((value, point, False))
+        finite = [c for c in candidates if c[0].is_finite]
+        low = min(finite, key=lambda c: float(c[0])) if finite else None
+        top = max(candidates, key=lambda c: float("inf") if not c[0].is_finite else float(c[0]))
+        rows.append({
+            "target": t0,
+            "minimum": float(low[0]) if low else None,
+            "minimum_at": sp.sstr(low[1]) if low else None,
+            "minimum_attained": bool(low[2]) if low else False,
+            "maximum": float(top[0]) if top[0].is_finite else None,
+            "maximum_at": sp.sstr(top[1]),
+        })
+    return {"domain": [lo, hi], "by_target": rows}
+
+
 def derive_loss(defn: LossDef) -> dict:
     """One output unit's loss term, its derivative in the output o."""
     e = _loss(defn)
     de = sp.diff(e, O)
     de_nice = _tidy(de)
+    steps = [_chain("dE_do", f"differentiate {defn.name} in o", sp.Derivative(e, O))]
+    expr = e
+    for _ in range(3):  # peel constant factors, then one rule at the top
+        rule = _rule_step(expr, O)
+        if rule is None:
+            break
+        name, stepped = rule
+        steps.append(_chain("dE_do", name, stepped))
+        if not name.startswith("constant"):
+            break
+        expr = stepped.args[1] if isinstance(stepped, sp.Mul) else stepped
+        expr = [a for a in sp.Mul.make_args(stepped) if isinstance(a, sp.Derivative)][0].expr
+        const = sp.Mul(*[a for a in sp.Mul.make_args(stepped) if not isinstance(a, sp.Derivative)])
+        rule = _rule_step(expr, O)
+        if rule is None:
+            break
+        name, inner = rule
+        steps.append(_chain("dE_do", name, const * inner))
+        break
+    done = steps[-1]
+    steps.append(_chain("dE_do", "differentiate the inner terms", de))
+    if spellings(de_nice)["expression"] != steps[-1]["expression"]:
+        steps.append(_chain("dE_do", "simplify", de_nice))
     return {
         "name": defn.name,
         "definition": defn.per_unit,
@@ -361,18 +500,59 @@ def derive_loss(defn: LossDef) -> dict:
         "loss": spellings(e),
         "dE_do": spellings(de_nice),
         "minus_dE_do": spellings(_tidy(-de)),
+        "steps": steps,
+        "range": _loss_range(e),
         "numeric": {"E": to_tree(e), "dE_do": to_tree(de)},
     }
+
+
+def _softmax_pairing(de):
+    """Err_j = −Σ_k ∂E/∂o_k · o_k (δ_kj − o_j) = o_j (s − ∂E/∂o_j), s = Σ_k o_k ∂E/∂o_k;
+    where o·∂E/∂o depends on the target alone (ce: −t) s follows from Σ_k t_k = 1."""
+    g = sp.Symbol("g", real=True)  # ∂E/∂o_j
+    steps = [_chain("Err", "softmax couples the units: Err_j = −Σ_k ∂E/∂o_k · o_k(δ_kj − o_j)"
+                    " = −(o_j g_j − o_j s), with g = ∂E/∂o and s = Σ_k o_k g_k",
+                    -(O * g - O * S_OG))]
+    err = -(O * de - O * S_OG)
+    steps.append(_chain("Err", "substitute g = ∂E/∂o", err))
+    og = sp.simplify(O * de)
+    closed = False
+    if not og.has(O) and og.is_polynomial(T) and sp.degree(og, T) <= 1:
+        # Σ_k (c t_k + d) = c Σ_k t_k + d K = c + d K, since the targets sum to 1
+        s_value = og.coeff(T) + og.subs(T, 0) * K
+        steps.append(_chain("Err", f"s = Σ_k o_k ∂E/∂o_k = Σ_k ({sp.sstr(og)}) = "
+                            f"{sp.sstr(s_value)}, because the targets sum to 1",
+                            err.subs(S_OG, s_value)))
+        err, closed = err.subs(S_OG, s_value), True
+    tidy = _tidy(sp.expand(err))
+    if spellings(tidy)["expression"] != steps[-1]["expression"]:
+        steps.append(_chain("Err", "simplify", tidy))
+    return tidy, steps, closed
 
 
 def derive_pairing(loss: LossDef, act: ActivationDef) -> dict:
     """Err = -dE/di for an output unit with this activation: in o and t where f' has a form in
     the output (the lecture's (t - o) o (1 - o)), else in o, t and the net input i."""
     de = sp.diff(_loss(loss), O)
+    de_nice = _tidy(de)
     _, _, d, form = _activation(act)
-    if form is not None:
-        err, in_output = _tidy(-de * form.subs(A, O)), True
+    context = {}
+    if not act.elementwise:
+        err, steps, closed = _softmax_pairing(de)
+        in_output = True
+        if not closed:
+            context["s"] = "Σ_k o_k ∂E/∂o_k, summed over the output units"
     else:
-        err, in_output = _tidy(-de * d.subs(Z, sp.Symbol("i", real=True))), False
+        fprime = form.subs(A, O) if form is not None else d.subs(Z, sp.Symbol("i", real=True))
+        in_output = form is not None
+        product = sp.Mul(-1, de_nice, fprime, evaluate=False)
+        steps = [_chain("Err", "Err = −∂E/∂o · f′(i)" + (", with f′ written in the output o"
+                                                         if in_output else ""),
+                        sp.Mul(-1, sp.Derivative(_loss(loss), O), fprime, evaluate=False)),
+                 _chain("Err", "substitute ∂E/∂o", product)]
+        err = _tidy(-de * fprime)
+        if spellings(err)["expression"] != steps[-1]["expression"]:
+            steps.append(_chain("Err", "simplify (the cancellation)", err))
     return {"loss": loss.name, "activation": act.name, "in_output": in_output,
+            "elementwise": act.elementwise, "context": context, "steps": steps,
             "Err": spellings(err), "numeric": to_tree(stable_form(err))}

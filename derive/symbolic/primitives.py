@@ -21,6 +21,9 @@ class sigmoid(sp.Function):  # noqa: N801 - named as the maths names it
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return 1 / (1 + sp.exp(-x))
 
+    def _eval_evalf(self, prec):  # numbers at a point, through the textbook definition
+        return self._eval_rewrite_as_exp(*self.args)._eval_evalf(prec)
+
     def _eval_is_real(self):
         return self.args[0].is_real
 
@@ -44,13 +47,20 @@ class softplus(sp.Function):  # noqa: N801
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return sp.log(1 + sp.exp(x))
 
+    def _eval_evalf(self, prec):
+        return self._eval_rewrite_as_exp(*self.args)._eval_evalf(prec)
+
     def _eval_is_real(self):
         return self.args[0].is_real
 
 
 def textbook_form(expr):
-    """Replace the stable primitives by their textbook definitions."""
-    return expr.rewrite(sp.exp) if expr.has(sigmoid, softplus) else expr
+    """Replace the stable primitives by their textbook definitions (only them: a blanket
+    rewrite(exp) would also turn z**2 into exp(2 log z), undefined for z < 0)."""
+    if not expr.has(sigmoid, softplus):
+        return expr
+    return expr.replace(lambda e: isinstance(e, (sigmoid, softplus)),
+                        lambda e: e._eval_rewrite_as_exp(*e.args))
 
 
 def stable_form(expr):

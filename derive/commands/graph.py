@@ -1,0 +1,47 @@
+"""`derive graph "EXPR" --at x=…,y=…`: the evaluation trace of an expression, forward and reverse."""
+
+from __future__ import annotations
+
+import click
+
+from derive.commands._common import emit, format_option, friendly, output_options
+
+
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
+
+@click.command("graph")
+@click.argument("expression", metavar="EXPR")
+@click.option("--at", "at", required=True, metavar="x1=2,x2=5",
+              help="The point: a value for every variable of EXPR.")
+@format_option(DOCUMENT_FORMATS)
+@output_options
+@friendly
+def graph(expression, at, fmt, output, force):
+    """Split EXPR into elementary operations v1, v2, … and tabulate the forward primal trace
+    (each node's value) and the reverse adjoint trace (each node's ∂f/∂v by the chain rule),
+    then the value and the gradient.
+
+    EXPR uses numbers, + - * / **, and exp log sqrt abs sin cos tanh erf sigmoid softplus relu
+    max min; nothing in it is ever run as code."""
+    from derive.graph import parse_point, trace
+    from derive.output import check_writable, choose_format
+
+    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
+    if output:
+        check_writable(output, force)
+    doc = trace(expression, parse_point(at))
+    if fmt == "json":
+        from render import to_json
+
+        keys = ("value", "gradient", "trace")
+        data = {k: doc[k] for k in keys}
+        data["trace"] = [{"node": r["node"], "expr": r["expr"], "value": r["value"],
+                          "adjoint": r["adjoint"], "contributions": r["contributions"]}
+                         for r in doc["trace"]]
+        data.update(expression=doc["expression"], at=doc["at"], inputs=doc["inputs"])
+        text = to_json(data)
+    else:
+        from render import render
+
+        text = render("graph", fmt, doc=doc)
+    emit(text, output, force)

@@ -1,0 +1,42 @@
+"""`derive loss NAME [--output-activation A]`: dE/do, Err = −dE/di and the cancellations."""
+
+from __future__ import annotations
+
+import click
+
+from derive.commands._common import emit, format_option, friendly, output_options
+from derive.symbolic.definitions import ACTIVATIONS, LOSSES
+
+DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
+
+HELP = ("""Derive a loss's gradient dE/do and the error term Err = −dE/di of an output unit, with
+    the range of the loss and a table of how much wrong predictions cost.
+
+    NAME is one of: """ + ", ".join(LOSSES) + ".")
+
+
+@click.command("loss", help=HELP)
+@click.argument("name", metavar="NAME")
+@click.option("--output-activation", "output_activation", metavar="A",
+              help=f"The output layer's activation ({', '.join(ACTIVATIONS)}); default: "
+                   f"softmax for ce, else sigmoid.")
+@format_option(DOCUMENT_FORMATS)
+@output_options
+@friendly
+def loss(name, output_activation, fmt, output, force):
+    from derive import explain
+    from derive.output import check_writable, choose_format
+
+    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
+    if output:
+        check_writable(output, force)
+    doc = explain.loss_document(name, output_activation)
+    if fmt == "json":
+        from render import to_json
+
+        text = to_json(explain.loss_json(doc))
+    else:
+        from render import render
+
+        text = render("loss", fmt, doc=doc)
+    emit(text, output, force)

@@ -1,0 +1,224 @@
+"""The shape of an activation, computed: the range of its outputs and where its gradient vanishes.
+
+Nothing here is typed in.  Limits at ±∞ come from SymPy (branch by branch for piecewise
+functions); what happens in between comes from evaluating the compiled function and its
+derivative on a fine grid, with each boundary refined by bisection to full precision.  An
+interval of small gradient, |f'(z)| < THRESHOLD, is the slides' "little/slow learning" made
+concrete; where f' is exactly 0 over an interval the unit passes no error back at all ("dead").
+Infinite bounds are None (JSON has no infinity).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from derive.numeric.evaluate import Function
+
+THRESHOLD = 0.01
+SPAN = 15.0  # the grid's half-width: every activation here has settled by |z| = 15
+STEP = 1e-3
+
+
+def _branch(expr, z, sign):
+    """The piece of a Piecewise that is in force far out on the side `sign` of the axis."""
+    while isinstance(expr, sp.Piecewise):
+        far = sign * sp.Integer(10) ** 6
+        for piece, cond in expr.args:
+            if cond == sp.true or bool(cond.subs(z, far)):
+                expr = piece
+                break
+        else:
+            return sp.nan
+    return expr
+
+
+def limit_at(expr, z, sign) -> float:
+    """lim f(z) as z -> sign·∞, as a float (±inf allowed, nan when SymPy cannot tell)."""
+    try:
+        value = sp.limit(_branch(expr, z, sign), z, sign * sp.oo)
+    except (NotImplementedError, ValueError, TypeError):
+        return float("nan")
+    if value in (sp.oo, -sp.oo):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _kinks(expr, z) -> list[float]:
+    """Points where a piecewise expression changes branch (z > 0 -> 0)."""
+    points = set()
+    for pw in expr.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            for rel in cond.atoms(sp.Rel):
+                try:
+                    for root in sp.solve(sp.Eq(rel.lhs, rel.rhs), z):
+                        if root.is_real:
+                            points.add(float(root))
+                except (NotImplementedError, ValueError, TypeError):
+                    pass
+    return sorted(p for p in points if -SPAN < p < SPAN)
+
+
+def _grid(kinks) -> np.ndarray:
+    grid = np.linspace(-SPAN, SPAN, int(round(2 * SPAN / STEP)) + 1)
+    return np.unique(np.concatenate([grid, np.asarray(kinks, dtype=float)]))
+
+
+def _bisect(pred, inside: float, outside: float) -> float:
+    """The boundary between a point where pred holds and one where it does not."""
+    for _ in range(80):
+        mid = (inside + outside) / 2
+        if mid in (inside, outside):
+            break
+        if pred(mid):
+            inside = mid
+        else:
+            outside = mid
+    return inside
+
+
+def _runs(mask):
+    """(start, stop) index pairs of the runs of True in a boolean array."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(int)))
+    return list(zip(edges[::2], edges[1::2] - 1))
+
+
+def _show(x: float | None, places: int = 2) -> str:
+    if x is None:
+        return "∞"
+    text = f"{x:.{places}f}".rstrip("0").rstrip(".") if places else f"{x:.0f}"
+    return "0" if text in ("-0", "") else text.replace("-", "−")
+
+
+def _interval_text(var: str, iv: dict, places: int = 2) -> str:
+    lo, hi = iv["low"], iv["high"]
+    if lo is None and hi is None:
+        return f"every {var}"
+    if lo is None:
+        return f"{var} {'≤' if iv['high_closed'] else '<'} {_show(hi, places)}"
+    if hi is None:
+        return f"{var} {'≥' if iv['low_closed'] else '>'} {_show(lo, places)}"
+    left = "≤" if iv["low_closed"] else "<"
+    right = "≤" if iv["high_closed"] else "<"
+    return f"{_show(lo, places)} {left} {var} {right} {_show(hi, places)}"
+
+
+def small_intervals(df, lo_limit: float, hi_limit: float, kinks, var="z",
+                    span=(-SPAN, SPAN), threshold=THRESHOLD) -> list[dict]:
+    """The intervals of `var` where |df| < threshold; df is a scalar/array function of var."""
+    grid = _grid(kinks) if span == (-SPAN, SPAN) else np.unique(np.concatenate([
+        np.linspace(span[0], span[1], 20001), np.asarray(kinks, dtype=float)]))
+    with np.errstate(all="ignore"):
+        values = np.abs(np.asarray(df(grid), dtype=float))
+    small = values < threshold
+    zero = values == 0
+
+    def is_small(x):
+        with np.errstate(all="ignore"):
+            return bool(abs(float(df(np.array([x]))[0])) < threshold)
+
+    def crosses(x):
+        """|df| passes through the threshold continuously here (not a jump at a kink)."""
+        with np.errstate(all="ignore"):
+            return abs(abs(float(df(np.array([x]))[0])) - threshold) < 1e-6
+
+    def edge(x):
+        """A boundary and whether it belongs to the interval: at a kink (a jump of f′) the
+        kink itself decides; elsewhere |f′| crosses the threshold there, so it is open."""
+        for k in kinks:
+            if abs(x - k) < 1e-9:
+                return float(k), is_small(float(k))
+        return x, is_small(x) and not crosses(x)
+
+    out = []
+    for a, b in _runs(small):
+        iv = {}
+        if a == 0 and (span != (-SPAN, SPAN) or abs(lo_limit) < threshold):
+            iv["low"] = None if span == (-SPAN, SPAN) else float(span[0])
+            iv["low_closed"] = span != (-SPAN, SPAN)
+        else:
+            x = _bisect(is_small, float(grid[a]), float(grid[a - 1])) if a else float(grid[0])
+            iv["low"], iv["low_closed"] = edge(x)
+        last = len(grid) - 1
+        if b == last and (span != (-SPAN, SPAN) or abs(hi_limit) < threshold):
+            iv["high"] = None if span == (-SPAN, SPAN) else float(span[1])
+            iv["high_closed"] = span != (-SPAN, SPAN)
+        else:
+            x = _bisect(is_small, float(grid[b]), float(grid[b + 1])) if b < last \
+                else float(grid[last])
+            iv["high"], iv["high_closed"] = edge(x)
+        iv["zero"] = bool(zero[a:b + 1].all())
+        iv["text"] = _interval_text(var, iv)
+        out.append(iv)
+    return out
+
+
+def output_range(f, d, z, f_numeric, kinks, constant: bool) -> dict:
+    """The set of values f takes, from its limits, its extrema and (if constant) its pieces."""
+    grid = _grid(kinks)
+    with np.errstate(all="ignore"):
+        values = np.asarray(f_numeric(grid), dtype=float)
+    if constant:  # piecewise constant (step): a finite set of values
+        vals = sorted({float(v) for v in values})
+        return {"values": vals, "low": vals[0], "high": vals[-1], "low_closed": True,
+                "high_closed": True,
+                "text": "{" + ", ".join(_show(v, 4) for v in vals) + "}"}
+    lo_lim, hi_lim = limit_at(f, z, -1), limit_at(f, z, 1)
+    limits = [v for v in (lo_lim, hi_lim) if not math.isnan(v)]
+    out = {"values": None}
+    for side, pick, arg in (("low", min, np.argmin), ("high", max, np.argmax)):
+        best_limit = pick(limits) if limits else float("nan")
+        k = int(arg(values))
+        grid_best = float(values[k])
+        interior = 0 < k < len(grid) - 1 and (math.isnan(best_limit) or
+                                             pick(grid_best, best_limit) == grid_best and
+                                             abs(grid_best - best_limit) > 1e-9)
+        if interior:
+            # an extremum inside: refine where f' = 0 (gelu's and swish's minimum)
+            x0 = float(grid[k])
+            try:
+                x = float(sp.nsolve(d, z, x0))
+                value = float(f.subs(z, x).evalf())
+            except (ValueError, TypeError, ZeroDivisionError):
+                value = grid_best
+            out[side], out[f"{side}_closed"] = value, True
+        else:
+            value = best_limit
+            attained = math.isfinite(value) and bool(np.any(values == value))
+            out[side] = value if math.isfinite(value) else None
+            out[f"{side}_closed"] = attained
+    left = "[" if out["low_closed"] else "("
+    right = "]" if out["high_closed"] else ")"
+    low = "−∞" if out["low"] is None else _show(out["low"], 4)
+    out["text"] = f"{left}{low}, {_show(out['high'], 4)}{right}"
+    return out
+
+
+def shape(f, d, z, numeric: dict, params: dict, form_tree, constant: bool,
+          elementwise: bool = True) -> dict:
+    """{"range", "vanishing"} of an activation f with derivative d (parameters at defaults)."""
+    env = {str(k): float(v) for k, v in params.items()}
+    f_num, df_num = Function(numeric["f"]), Function(numeric["df"])
+    kinks = _kinks(f, z)
+    rng = output_range(f, d, z, lambda x: f_num(z=x, **env), kinks, constant)
+    vanishing = {"threshold": THRESHOLD, "in_input": None, "in_output": None}
+    if elementwise:
+        vanishing["in_input"] = small_intervals(
+            lambda x: df_num(z=x, **env), limit_at(d, z, -1), limit_at(d, z, 1), kinks)
+    if form_tree is not None and rng["values"] is None and rng["low"] is not None \
+            and rng["high"] is not None:
+        g = Function(form_tree)
+        vanishing["in_output"] = small_intervals(
+            lambda a: g(a=a, **env), 1.0, 1.0, [], var="a", span=(rng["low"], rng["high"]))
+        for iv in vanishing["in_output"]:
+            for side in ("low", "high"):
+                if iv[side] == rng[side]:  # the edge of the range: open where f never gets there
+                    iv[f"{side}_closed"] = rng[f"{side}_closed"]
+            iv["text"] = _interval_text("a", iv, 4)
+    return {"range": rng, "vanishing": vanishing}
