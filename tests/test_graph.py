@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from derive.cli import main
 from derive.errors import DeriveError
 from derive.expr import parse
-from derive.graph import parse_point, trace
+from derive.adtrace import parse_point, trace
 
 VARS = ("x", "y")
 

@@ -32,12 +32,13 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
                    check=True)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    str(wheel)], check=True)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    # a clean environment: no PYTHONPATH may point back at the source tree
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path),
            "DERIVE_CACHE_DIR": str(tmp_path / "cache")}
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True, env=env)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     where = subprocess.run(
         [str(py), "-c", "import derive, render; print(derive.__file__); "
                         "print(render.template_dir())"],

@@ -23,7 +23,7 @@ def graph(expression, at, fmt, output, force):
 
     EXPR uses numbers, + - * / **, and exp log sqrt abs sin cos tanh erf sigmoid softplus relu
     max min; nothing in it is ever run as code."""
-    from derive.graph import parse_point, trace
+    from derive.adtrace import parse_point, trace
     from derive.output import check_writable, choose_format
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)

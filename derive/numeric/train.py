@@ -216,6 +216,15 @@ def train_arrays(spec: Spec, net: Network, X, T, mode: str, batch_size: int | No
     """train() on data already in arrays (rows of X and T: the spec's examples) and a
     Network whose params are the starting point (at the end net.params holds the trained
     ones; the starting arrays themselves are never modified)."""
+    # a learning rate too large sends the weights to infinity: that is detected and reported
+    # as stopped_by "diverged", so NumPy's overflow warnings would only repeat it as noise
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _train_arrays(spec, net, X, T, mode, batch_size, criteria, shuffle, seed,
+                             record_steps, curve, progress)
+
+
+def _train_arrays(spec, net, X, T, mode, batch_size, criteria, shuffle, seed, record_steps,
+                  curve, progress) -> TrainRun:
     criteria.check()
     n = X.shape[0]
     size = check_mode(mode, batch_size, n)
