@@ -12,7 +12,8 @@ The API lives in derive.api; it is imported on first use so that `import derive`
 
 __version__ = "0.1.0"
 
-_API = ("load_spec", "example", "train", "descend", "check", "problems", "Problems", "Document", "Example", "Training",
+_API = ("load_spec", "example", "activation", "loss", "graph", "train", "descend", "check",
+        "problems", "Problems", "Derivation", "Graph", "Document", "Example", "Training",
         "Descent", "Check")
 __all__ = [*_API, "DeriveError", "__version__"]
 

@@ -644,3 +644,98 @@ def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
     options = Options(network=sizes, activation=activation, loss=loss, lr=lr,
                       decimals=decimals, choices=choices)
     return Problems(generate(names, variants, seed, options, progress=progress))
+
+
+class Derivation(Document):
+    """An activation's or a loss's derivation, step by step: `derive activation` and
+    `derive loss`.  In a notebook it shows as Markdown, or as LaTeX math (_repr_latex_)."""
+
+    def __init__(self, template: str, doc: dict, value: dict):
+        self.template = template
+        self.doc = doc
+        self._value = value
+
+    def to_dict(self) -> dict:
+        return self._value
+
+    def context(self, fmt: str = "text") -> dict:
+        return {"doc": self.doc}
+
+    def __getitem__(self, key):
+        return self._value[key]
+
+    def _repr_latex_(self) -> str:
+        """The derivation as one aligned display, for notebooks that render LaTeX math."""
+        steps = self._value.get("steps") or []
+        lines = [s.get("latex") for s in steps if isinstance(s, dict) and s.get("latex")]
+        if not lines:
+            return None
+        return "$$\\begin{aligned} &" + " \\\\ &= ".join(lines) + "\\end{aligned}$$"
+
+
+def activation(name: str | None = None, *, expr: str | None = None) -> Derivation:
+    """An activation's derivative step by step, its form in the unit's output, its range and
+    where its gradient vanishes: a registered name (sigmoid, tanh, relu, ...) or a custom
+    expression in z (expr="z/(1 + abs(z))"), read by the safe parser, never evaluated."""
+    from derive import explain
+    from derive.symbolic.definitions import ACTIVATIONS, activation_def
+
+    if expr is not None and name is not None:
+        raise DeriveError("give either an activation NAME or --expr, not both")
+    if expr is None and name is None:
+        raise DeriveError(f"give an activation NAME ({', '.join(ACTIVATIONS)}) or --expr "
+                          f"\"EXPRESSION in z\"")
+    defn = explain.custom_definition(expr) if expr is not None else activation_def(name)
+    doc = explain.activation_document(defn)
+    return Derivation("activation", doc, explain.activation_json(doc))
+
+
+def loss(name: str, output_activation: str | None = None) -> Derivation:
+    """A loss's dE/do and its error term Err = -dE/di for an output activation (the
+    cancellations of bce + sigmoid and ce + softmax to t - o), its range, and how much
+    confidently wrong predictions cost."""
+    from derive import explain
+
+    doc = explain.loss_document(name, output_activation)
+    return Derivation("loss", doc, explain.loss_json(doc))
+
+
+class Graph(Document):
+    """The evaluation trace of an expression as a computational graph: `derive graph`."""
+
+    template = "graph"
+
+    def __init__(self, doc: dict):
+        self.doc = doc
+
+    @property
+    def value(self) -> float:
+        return self.doc["value"]
+
+    @property
+    def gradient(self) -> dict:
+        return dict(self.doc["gradient"])
+
+    def to_dict(self) -> dict:
+        doc = self.doc
+        data = {k: doc[k] for k in ("value", "gradient", "trace")}
+        data["trace"] = [{"node": r["node"], "expr": r["expr"], "value": r["value"],
+                          "adjoint": r["adjoint"], "contributions": r["contributions"]}
+                         for r in doc["trace"]]
+        data.update(expression=doc["expression"], at=doc["at"], inputs=doc["inputs"])
+        return data
+
+    def context(self, fmt: str = "text") -> dict:
+        return {"doc": self.doc}
+
+
+def graph(expr: str, at: str | None = None, **values) -> Graph:
+    """Forward primal and reverse adjoint trace of expr at a point, given as keywords
+    (graph("log(x1) + x1*x2 - sin(x2)", x1=2, x2=5)) or as the CLI's text at="x1=2,x2=5"."""
+    from derive.adtrace import parse_point, trace
+
+    if at is not None and values:
+        raise DeriveError("give the point either as at=\"x1=2,x2=5\" or as keywords, not both")
+    point = parse_point(at) if at is not None else \
+        parse_point(",".join(f"{k}={float(v)!r}" for k, v in values.items()))
+    return Graph(trace(expr, point))

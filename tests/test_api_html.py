@@ -163,3 +163,29 @@ def test_multi_file_writes_are_all_or_nothing(tmp_path, monkeypatch):
     with pytest.raises(DeriveError, match="No space left"):
         write_files(tmp_path / "out", {"a.txt": "1", "b.txt": "2"})
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("call, args", [
+    (lambda: derive.activation("tanh"), ["activation", "tanh"]),
+    (lambda: derive.activation(expr="z/(1 + abs(z))"), ["activation", "--expr", "z/(1 + abs(z))"]),
+    (lambda: derive.loss("ce", output_activation="softmax"),
+     ["loss", "ce", "--output-activation", "softmax"]),
+    (lambda: derive.graph("log(x1) + x1*x2 - sin(x2)", x1=2, x2=5),
+     ["graph", "log(x1) + x1*x2 - sin(x2)", "--at", "x1=2,x2=5"]),
+])
+def test_api_derivations_equal_the_cli_json(call, args):
+    assert call().to_dict() == _cli(*args, "--format", "json")
+
+
+def test_graph_matches_the_survey_example():
+    # Baydin et al. (the survey the lecture cites): f(2, 5) = 11.652, df/dx1 = 5.5
+    g = derive.graph("log(x1) + x1*x2 - sin(x2)", x1=2, x2=5)
+    import math
+    assert g.value == pytest.approx(math.log(2) + 10 - math.sin(5), abs=1e-12)
+    assert g.gradient["x1"] == pytest.approx(1 / 2 + 5, abs=1e-12)
+    assert g.gradient["x2"] == pytest.approx(2 - math.cos(5), abs=1e-12)
+
+
+def test_derivation_shows_as_latex_in_a_notebook():
+    latex = derive.activation("sigmoid")._repr_latex_()
+    assert latex.startswith("$$\\begin{aligned}") and "\\sigma" in latex

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from derive.commands._common import emit, format_option, friendly, output_options
-from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS
 
 DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
@@ -25,28 +24,10 @@ HELP = ("""Derive an activation's derivative step by step, its form in the outpu
 @output_options
 @friendly
 def activation(name, expression, fmt, output, force):
+    from derive import api
     from derive.output import check_writable, choose_format
-    from derive.symbolic.definitions import activation_def
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
     if output:
         check_writable(output, force)
-    if expression is not None and name is not None:
-        raise DeriveError("give either an activation NAME or --expr, not both")
-    if expression is None and name is None:
-        raise DeriveError(f"give an activation NAME ({', '.join(ACTIVATIONS)}) or --expr "
-                          f"\"EXPRESSION in z\"")
-    from derive import explain
-
-    defn = explain.custom_definition(expression) if expression is not None \
-        else activation_def(name)
-    doc = explain.activation_document(defn)
-    if fmt == "json":
-        from render import to_json
-
-        text = to_json(explain.activation_json(doc))
-    else:
-        from render import render
-
-        text = render("activation", fmt, doc=doc)
-    emit(text, output, force)
+    emit(api.activation(name, expr=expression).render(fmt), output, force)

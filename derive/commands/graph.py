@@ -23,25 +23,10 @@ def graph(expression, at, fmt, output, force):
 
     EXPR uses numbers, + - * / **, and exp log sqrt abs sin cos tanh erf sigmoid softplus relu
     max min; nothing in it is ever run as code."""
-    from derive.adtrace import parse_point, trace
+    from derive import api
     from derive.output import check_writable, choose_format
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
     if output:
         check_writable(output, force)
-    doc = trace(expression, parse_point(at))
-    if fmt == "json":
-        from render import to_json
-
-        keys = ("value", "gradient", "trace")
-        data = {k: doc[k] for k in keys}
-        data["trace"] = [{"node": r["node"], "expr": r["expr"], "value": r["value"],
-                          "adjoint": r["adjoint"], "contributions": r["contributions"]}
-                         for r in doc["trace"]]
-        data.update(expression=doc["expression"], at=doc["at"], inputs=doc["inputs"])
-        text = to_json(data)
-    else:
-        from render import render
-
-        text = render("graph", fmt, doc=doc)
-    emit(text, output, force)
+    emit(api.graph(expression, at=at).render(fmt), output, force)

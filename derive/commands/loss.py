@@ -24,19 +24,10 @@ HELP = ("""Derive a loss's gradient dE/do and the error term Err = −dE/di of a
 @output_options
 @friendly
 def loss(name, output_activation, fmt, output, force):
-    from derive import explain
+    from derive import api
     from derive.output import check_writable, choose_format
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
     if output:
         check_writable(output, force)
-    doc = explain.loss_document(name, output_activation)
-    if fmt == "json":
-        from render import to_json
-
-        text = to_json(explain.loss_json(doc))
-    else:
-        from render import render
-
-        text = render("loss", fmt, doc=doc)
-    emit(text, output, force)
+    emit(api.loss(name, output_activation).render(fmt), output, force)

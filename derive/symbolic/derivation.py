@@ -488,7 +488,6 @@ def derive_loss(defn: LossDef) -> dict:
         name, inner = rule
         steps.append(_chain("dE_do", name, const * inner))
         break
-    done = steps[-1]
     steps.append(_chain("dE_do", "differentiate the inner terms", de))
     if spellings(de_nice)["expression"] != steps[-1]["expression"]:
         steps.append(_chain("dE_do", "simplify", de_nice))
