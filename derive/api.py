@@ -194,6 +194,12 @@ class Charted(Document):
         doc["pgfplots"] = plot.pgfplots(doc["chart"]) if fmt == "latex" else ""
         doc["svg_name"] = svg_name or ("loss curve" if fmt == "markdown" else None)
         doc["svg_url"] = _svg_url(svg_name, self.svg()) if fmt == "markdown" else None
+        if fmt == "html":  # the page carries its picture inline
+            from markupsafe import Markup
+
+            # inline SVG needs no namespace (and the page names no URL at all)
+            svg = self.svg().replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
+            doc["svg_inline"] = Markup(svg[svg.index("<svg"):])  # escaped by render.plot
         return {"doc": doc}
 
 

@@ -62,7 +62,7 @@ def test_load_spec_from_dict_and_errors():
 def test_html_page_is_self_contained():
     page = derive.example().to_html()
     assert page.startswith("<!DOCTYPE html>")
-    assert not re.search(r"\b(src|href)\s*=|url\(|@import|https?:", page)
+    assert not re.search(r"\b(src|href)\s*=|url\((?!#)|@import|https?:", page)
     assert "default-src 'none'" in page  # the page may not fetch anything, even if asked
     assert "<svg" in page and page.count("<math") > 20
 
@@ -189,3 +189,39 @@ def test_graph_matches_the_survey_example():
 def test_derivation_shows_as_latex_in_a_notebook():
     latex = derive.activation("sigmoid")._repr_latex_()
     assert latex.startswith("$$\\begin{aligned}") and "\\sigma" in latex
+
+
+HTML_COMMANDS = [
+    (["example"], ("0.332", "0.1312")),
+    (["activation", "sigmoid"], ("σ",)),
+    (["loss", "ce", "--output-activation", "softmax"], ("softmax",)),
+    (["graph", "log(x1) + x1*x2 - sin(x2)", "--at", "x1=2,x2=5"], ("11.652", "5.5")),
+    (["train", "--mode", "sgd", "--max-epochs", "5"], ("Per epoch", "<polyline")),
+    (["descend", "--preset", "shekels"], ("3.6693", "<polyline")),
+    (["descend", "--function", "x**4 - 3*x**2 + x", "--start", "-2,2", "--lr", "0.01"],
+     ("global minimum", "−1.3008")),
+]
+
+
+@pytest.mark.parametrize("args, shown", HTML_COMMANDS)
+def test_every_document_command_writes_a_self_contained_page(args, shown, tmp_path):
+    page = tmp_path / "page.html"
+    r = CliRunner().invoke(main, [*args, "-o", str(page)])
+    assert r.exit_code == 0, r.output
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "default-src 'none'" in html
+    assert not re.search(r"\b(src|href)\s*=|url\((?!#)|@import|https?:", html)
+    for text in shown:
+        assert text in html, text
+
+
+@requires_chromium
+def test_training_page_renders_in_chromium(tmp_path):
+    page = tmp_path / "train.html"
+    assert CliRunner().invoke(main, ["train", "--mode", "batch", "--max-epochs", "10", "-o",
+                                     str(page)]).exit_code == 0
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--disable-background-networking", "--no-first-run",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert "<svg" in dom and "<polyline" in dom and "Per epoch" in dom

@@ -6,9 +6,7 @@ from __future__ import annotations
 import click
 
 from derive.commands._common import emit, format_option, friendly, output_options
-
-# no HTML page for this command yet: the formats it renders
-DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
+from derive.commands._common import DOCUMENT_FORMATS
 
 PRESETS = ("shekels", "miles")  # derive.numeric.descend.PRESETS (NumPy stays out of --help)
 
@@ -29,7 +27,7 @@ PRESETS = ("shekels", "miles")  # derive.numeric.descend.PRESETS (NumPy stays ou
 @click.option("--steps", type=int, help="Number of steps (default: 10; 100 with --function).")
 @click.option("--decimals", type=click.IntRange(0, 12), default=4, show_default=True,
               help="Places shown for parameters (one more for losses and gradients).")
-@format_option(DOCUMENT_FORMATS)
+@format_option()
 @output_options
 @friendly
 def descend(model, data, params, preset, function, start, lr, steps, decimals, fmt, output,

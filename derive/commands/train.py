@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 
 from derive.commands._common import emit, format_option, friendly, output_options
-
-# no HTML page for this command yet: the formats it renders
-DOCUMENT_FORMATS = ("text", "markdown", "latex", "json")
+from derive.commands._common import DOCUMENT_FORMATS
 
 MODES = ("batch", "sgd", "minibatch")  # derive.numeric.train.MODES (NumPy stays out of --help)
 INITS = ("gaussian", "uniform")
@@ -53,7 +51,7 @@ def svg_path_for(output: str, name: str) -> Path:
                    "curves together.")
 @click.option("--decimals", type=click.IntRange(0, 12), default=3, show_default=True,
               help="Places shown for parameters (one more for gradients and losses).")
-@format_option(DOCUMENT_FORMATS)
+@format_option()
 @output_options
 @friendly
 def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_misclassified,
