@@ -79,6 +79,10 @@ class Document:
     def __str__(self) -> str:
         return self.to_text()
 
+    def __repr__(self) -> str:
+        name = getattr(self, "template", "") or ""
+        return f"<derive.{type(self).__name__} {name}>".replace(" >", ">")
+
 
 class Example(Document):
     """One training step worked out: the numbers and the document of `derive example`."""
