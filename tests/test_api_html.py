@@ -225,3 +225,14 @@ def test_training_page_renders_in_chromium(tmp_path):
                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
                           page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert "<svg" in dom and "<polyline" in dom and "Per epoch" in dom
+
+
+def test_ipython_displays_the_worked_example():
+    """What a notebook shows: IPython's own display formatter picks up the Markdown."""
+    formatters = pytest.importorskip("IPython.core.formatters")
+    data, _ = formatters.DisplayFormatter().format(derive.example())
+    md = data["text/markdown"]
+    assert "$o_{4} = \\mathrm{sigmoid}(-0.7) = 0.332$" in md
+    assert "| $b_{4}$ | -0.4 | -0.0079 | -0.408 |" in md
+    data, _ = formatters.DisplayFormatter().format(derive.activation("sigmoid"))
+    assert "text/latex" in data and "text/markdown" in data
