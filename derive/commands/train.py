@@ -40,7 +40,7 @@ def svg_path_for(output: str, name: str) -> Path:
                    "thresholded at 0.5; several: argmax).")
 @click.option("--shuffle", is_flag=True, help="A fresh random order of the examples every "
               "epoch (needs --seed).")
-@click.option("--seed", type=int, help="Seed for --shuffle and --init "
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for --shuffle and --init "
               "(numpy.random.default_rng).")
 @click.option("--standardize", is_flag=True,
               help="Scale each input feature to mean 0 and standard deviation 1 first.")

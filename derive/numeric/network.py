@@ -15,8 +15,9 @@ to one place more), and the rounded value is what the next step uses.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import numpy as np
 
@@ -32,7 +33,12 @@ def round_half_up(x, places: int):
     quantum = Decimal(1).scaleb(-places)
 
     def one(v: float) -> float:
-        return float(Decimal(repr(float(v))).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
+        v = float(v)
+        if not math.isfinite(v) or abs(v) >= 2.0 ** 52:  # no digits after the point to round
+            return v + 0.0
+        with localcontext() as ctx:
+            ctx.prec = 60  # quantize needs every digit of the result (1e15 at 12 places)
+            return float(Decimal(repr(v)).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
 
     if np.ndim(x):
         return np.vectorize(one, otypes=[float])(x)
