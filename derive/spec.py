@@ -429,6 +429,19 @@ def with_line(message: str, text: str, source: str) -> str:
     return f"{source}:{line}: {rest}" if line else message
 
 
+def prefix_for(spec: Spec, key_path: str, message: str) -> str:
+    """message prefixed with the spec file and line of key_path (e.g. 'layers[1].activation')
+    when the spec came from a file that is still there; unchanged otherwise."""
+    source = spec.source
+    if not source or not Path(source).is_file():
+        return message
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return f"{source}: {message}"
+    return with_line(f"{source}: {key_path}: {message}", text, source)
+
+
 def locate(text: str, table: str | None, index: int | None, key: str | None) -> int | None:
     """The 1-based line of `key` in the index-th [[table]] (or at the top level when table is
     None); the table's header line when the key is not there; None when nothing fits."""

@@ -72,7 +72,11 @@ class Network:
         self.acts = [functions.activation(layer.activation, layer.params) for layer in spec.layers]
         for n, act in enumerate(self.acts):
             if not act.has_gradient:
-                raise DeriveError(no_gradient_message(act.name, n + 1, len(self.acts)))
+                from derive.spec import prefix_for
+
+                raise DeriveError(prefix_for(spec, f"layers[{n}].activation",
+                                             no_gradient_message(act.name, n + 1,
+                                                                 len(self.acts))))
             if not act.elementwise and n != len(self.acts) - 1:
                 raise DeriveError(f"layer {n + 1}: '{act.name}' is for the output layer only")
         self.loss = functions.loss(spec.loss)
