@@ -114,7 +114,7 @@ def samples(directory, force):
     """Regenerate the committed sample outputs (output/); a test checks they are current."""
     from pathlib import Path
 
-    from derive.output import write_atomic
+    from derive.output import write_together
     from derive.spec import LECTURE
     from derive.worked import worked_example
     from render import render
@@ -123,10 +123,11 @@ def samples(directory, force):
     doc = worked_example(LECTURE)
     out = Path(directory)
     tex = render("example", "latex", doc=doc)
-    for name, data in (("lecture-example.md", render("example", "markdown", doc=doc)),
-                       ("lecture-example.tex", tex),
-                       ("lecture-example.pdf", compile_pdf(tex))):
-        click.echo(f"wrote {write_atomic(out / name, data, force)}", err=True)
+    files = [(out / "lecture-example.md", render("example", "markdown", doc=doc)),
+             (out / "lecture-example.tex", tex),
+             (out / "lecture-example.pdf", compile_pdf(tex))]
+    for path in write_together(files, force):  # all three or none
+        click.echo(f"wrote {path}", err=True)
 
 
 # the commands of the other modules, one line each
