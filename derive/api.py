@@ -420,13 +420,13 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
         raise DeriveError("give --model, --data and --param (e.g. --model \"c*x\" --data "
                           "\"10:36.7,20:73.4\" --param c=3), a --preset (shekels, miles), "
                           "or --function")
-    model_text = model or chosen["model"]
-    xs, ys = dsc.parse_data(data or chosen["data"])
+    model_text = model if model is not None else chosen["model"]
+    xs, ys = dsc.parse_data(data if data is not None else chosen["data"])
     start_params = dsc.parse_params(params or [chosen["param"]])
     if lr is None and chosen is None:
         raise DeriveError("--lr is needed: the learning rate (or several, e.g. "
                           "0.0001,0.001,0.02)")
-    rates = dsc.parse_rates(lr or chosen["lr"])
+    rates = dsc.parse_rates(lr if lr is not None else chosen["lr"])
     n = steps if steps is not None else (chosen["steps"] if chosen else 10)
     compiled = dsc.compile_model(model_text, list(start_params))
     with progress("descending", len(rates), n) as bars:
