@@ -16,6 +16,11 @@ def choose_format(fmt: str | None, path: str | None, allowed) -> str:
     """--format if given, else from -o's suffix, else text; refused when they disagree."""
     from_suffix = SUFFIX_FORMATS.get(Path(path).suffix.lower()) if path else None
     if fmt is None:
+        suffix = Path(path).suffix if path else ""
+        if suffix and from_suffix is None:
+            known = ", ".join(s for s, f in SUFFIX_FORMATS.items() if f in allowed)
+            raise DeriveError(f"-o '{path}': the suffix '{suffix}' names no format derive "
+                              f"writes ({known}); give one of those or --format")
         fmt = from_suffix or "text"
     elif from_suffix and from_suffix != fmt and path:
         raise DeriveError(f"--format {fmt} does not match the suffix of -o '{path}' "

@@ -227,6 +227,9 @@ OPTION_CASES = [
     (["example", "--format", "pdf"], ["--format", "'pdf' is not one of"]),
     (["example", "--format", "json", "-o", "out.md"], ["--format json", "out.md"]),
     (["example", "--rounding", "exactly"], ["--rounding"]),
+    (["example", "-o", "out.pdf"], ["out.pdf", "'.pdf'", ".tex"]),
+    (["train", "--mode", "batch", "-o", "out.docx"], ["out.docx", ".md"]),
+    (["example", "--lr", "1e308", "--activation", "linear", "--loss", "sse"], None),
     (["example", "--bogus"], ["No such option", "--bogus"]),
     (["exampel"], ["No such command", "example"]),
     # train
@@ -259,6 +262,9 @@ OPTION_CASES = [
     (["descend", "--preset", "shekels", "--lr", "1,,2"], ["--lr"]),
     (["descend", "--preset", "shekels", "--lr", "nan"], ["--lr"]),
     (["descend", "--preset", "shekels", "--steps", "-1"], ["--steps must be from 0"]),
+    (["descend", "--preset", "shekels", "--lr", ""], ["--lr", "got ''"]),
+    (["descend", "--preset", "shekels", "--data", ""], ["--data is empty"]),
+    (["descend", "--preset", "shekels", "--model", ""], ["--model is empty"]),
     (["descend", "--preset", "shekels", "--steps", "100000000"], ["--steps must be from 0"]),
     (["descend", "--preset", "shekels", "--decimals", "-1"], ["--decimals"]),
     (["descend", "--model", "c*x", "--data", "1:2,3", "--param", "c=1", "--lr", "0.1"],
@@ -310,6 +316,8 @@ OPTION_CASES = [
     (["graph", "exp(x)", "--at", "x=1000"], ["overflows"]),
     (["graph", "x**y", "--at", "x=-1,y=0.5"], ["not a real number"]),
     (["graph", "sigmod(x)", "--at", "x=1"], ["did you mean 'sigmoid'"]),
+    (["graph", "x**0.5", "--at", "x=0"], ["no finite derivative"]),
+    (["graph", "x**0.5", "--at", "x=-0.0"], ["no finite derivative"]),
     (["graph", "x", "--at", "x=1", "--format", "pdf"], ["--format"]),
     # activation
     (["activation"], ["give an activation NAME"]),
@@ -361,6 +369,10 @@ OPTION_CASES = [
                          ids=[" ".join(a)[:60] for a, _ in OPTION_CASES])
 def test_option_errors(tmp_path, monkeypatch, args, expected):
     monkeypatch.chdir(tmp_path)
+    if expected is None:  # not an error: must work (a crash fixed here)
+        result = run(args)
+        assert result.exit_code == 0, result.output
+        return
     assert_refused(run(args), *expected)
     assert not pathlib.Path("p").exists()  # problems: refused before writing anything
 
@@ -438,3 +450,17 @@ def test_internal_error_in_a_real_process(tmp_path):
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 70
     assert "Traceback" not in proc.stderr and "internal error" in proc.stderr
+
+
+def test_overflowing_custom_activation_is_refused(tmp_path, monkeypatch):
+    """Bug fixed: exp(exp(exp(z))) at z = 1000 printed NumPy overflow warnings and inf."""
+    import warnings
+
+    monkeypatch.chdir(tmp_path)
+    pathlib.Path("c.toml").write_text(
+        '[[layers]]\nactivation = "custom"\nexpression = "exp(exp(exp(z)))"\n'
+        'weights = [[1000.0]]\nbiases = [0.0]\n[[examples]]\ninput = [1.0]\n'
+        'target = [0.5]\n', encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_refused(run(["example", "--spec", "c.toml"]), "c.toml", "o2 = inf", "overflow")

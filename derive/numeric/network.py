@@ -196,4 +196,11 @@ def step(spec: Spec, example: int = 0, rounding: str = "exact", decimals: int = 
             gradients[f"b{k}"] = float(rnd.error(-err[u]))
             update[f"b{k}"] = float(rnd.value(b[u] + eta * err[u]))
     loss = float(rnd.error(net.losses(outs, [ex.target], nets)[0]))
+    for part in (forward, backward, gradients, update, {"loss": loss}):
+        bad = next((name for name, v in part.items() if not math.isfinite(v)), None)
+        if bad is not None:
+            where = f"{spec.source}: " if spec.source else ""
+            raise DeriveError(f"{where}{bad} = {part[bad]}: the numbers of this step overflow (an "
+                              f"activation or the update grows beyond floating point); use "
+                              f"smaller weights, inputs or learning rate")
     return StepTrace(loss, forward, backward, gradients, update, rounding, decimals)
