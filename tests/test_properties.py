@@ -201,8 +201,9 @@ def corrupted(draw):
             raw["examples"][ex]["target"] = [0.6] * len(raw["examples"][ex]["target"])
         elif out != "softmax":
             raw["loss"] = "ce"  # ce without a softmax output
-        else:
-            raw["layers"][-1]["activation"] = "step"
+        else:  # softmax with mse: ce, but with targets that are not a distribution
+            raw["loss"] = "ce"
+            raw["examples"][ex]["target"] = [0.6] * len(raw["examples"][ex]["target"])
     text = to_toml(raw)
     if kind == "syntax":
         cut = draw(st.sampled_from(["]", "=", '"', "[["]))
