@@ -622,8 +622,12 @@ def load_answers(path) -> AnswersFile:
         raise DeriveError(f"answers file '{path}' does not exist") from None
     except IsADirectoryError:
         raise DeriveError(f"answers file '{path}' is a directory, not a TOML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeriveError(f"answers file '{path}' cannot be read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        from derive.spec import not_utf8
+
+        raise DeriveError(not_utf8("answers file", path, exc)) from None
+    except OSError as exc:
+        raise DeriveError(f"answers file '{path}' cannot be read: {exc.strerror or exc}") from None
     return parse_answers(text, str(path), path.parent)
 
 

@@ -374,9 +374,20 @@ def load(path, init=None) -> Spec:
         raise DeriveError(f"spec file '{path}' does not exist") from None
     except IsADirectoryError:
         raise DeriveError(f"spec file '{path}' is a directory, not a TOML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeriveError(f"spec file '{path}' cannot be read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        from derive.spec import not_utf8
+
+        raise DeriveError(not_utf8("spec file", path, exc)) from None
+    except OSError as exc:
+        raise DeriveError(f"spec file '{path}' cannot be read: {exc.strerror or exc}") from None
     return loads(text, str(path), init)
+
+
+def not_utf8(what: str, path, exc: UnicodeDecodeError) -> str:
+    """'x.toml:3: the spec file is not UTF-8 text (byte 0xe9); save it as UTF-8'."""
+    line = exc.object[:exc.start].count(b"\n") + 1
+    return (f"{path}:{line}: the {what} is not UTF-8 text (byte "
+            f"0x{exc.object[exc.start]:02x}); save it as UTF-8")
 
 
 def loads(text: str, source: str = "spec", init=None) -> Spec:

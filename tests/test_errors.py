@@ -188,8 +188,8 @@ def test_unreadable_files(tmp_path, monkeypatch, command, problem):
         f.mkdir()
         expected.append("directory")
     elif problem == "not-utf8":
-        f.write_bytes(b"title = \"caf\xe9\"\n")
-        expected.append("utf-8")
+        f.write_bytes(b"o4 = 0.3\ntitle = \"caf\xe9\"\n")
+        expected += ["input.toml:2:", "not UTF-8", "0xe9"]
     elif problem == "binary":
         f.write_bytes(b"\x00\x01\x02PK\x03\x04")
     else:
