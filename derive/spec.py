@@ -431,6 +431,9 @@ def with_line(message: str, text: str, source: str) -> str:
     unknown = _UNKNOWN_KEY.search(rest)
     if m:
         key = m["key"] or (unknown["key"] if unknown else None)
+        if key is None and m["table"] == "layers":  # 'layers[0] has 2 weight rows but 1 biases'
+            key = next((k for k, said in (("biases", " biases"), ("size", "size =")) if said in rest),
+                       None)
         line = locate(text, m["table"], int(m["index"]), key)
     else:
         first = re.match(r"[A-Za-z_]\w*", rest)
