@@ -308,3 +308,17 @@ def test_problem_sets_compile_without_shell_escape(tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("problems.tex", "solutions.tex"):
         assert _pdf_text((out / name).read_text(encoding="utf-8")).strip()
+
+
+def test_hostile_text_in_html_and_markdown_is_inert(tmp_path, monkeypatch):
+    """The same user strings in the HTML page and in Markdown: escaped, never markup."""
+    monkeypatch.chdir(tmp_path)
+    title = "<script>alert(1)</script> & <b>x</b>"
+    pathlib.Path("x.toml").write_text(
+        _spec_with(title, ("<img src=x onerror=alert(1)>", "b", "c")), encoding="utf-8")
+    page = CliRunner().invoke(main, ["example", "--spec", "x.toml", "--format", "html"]).stdout
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    md = CliRunner().invoke(main, ["example", "--spec", "x.toml", "--format", "markdown"]).stdout
+    for tag in ("<script", "<img", "<b"):  # every < of the user's text is escaped: \<
+        assert md.count(tag) == md.count("\\" + tag) > 0, tag
