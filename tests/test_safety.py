@@ -239,9 +239,10 @@ def test_hostile_titles_are_literal_in_the_example_and_check_pdfs(tmp_path, monk
     pwned.unlink(missing_ok=True)
     spec = pathlib.Path("net_%&#.toml")
     spec.write_text(_spec_with(title), encoding="utf-8")
-    pathlib.Path("answers.toml").write_text(f'spec = "{spec}"\no4 = 0.332\n', encoding="utf-8")
+    answers = pathlib.Path("answers_%&#$~^{x}.toml")  # a hostile answers-file name too
+    answers.write_text(f'spec = "{spec}"\no4 = 0.332\n', encoding="utf-8")
     for args in (["example", "--spec", str(spec), "--format", "latex"],
-                 ["check", "answers.toml", "--format", "latex"]):
+                 ["check", str(answers), "--format", "latex"]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code in (0, 1), result.output
         text = _pdf_text(result.stdout)
