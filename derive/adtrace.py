@@ -50,6 +50,11 @@ def _apply(op: str, xs: list[float]) -> tuple[float, tuple]:
         value, partials = _apply_unchecked(op, xs)
     except OverflowError:
         raise DeriveError(f"{op} overflows at the given point") from None
+    except ZeroDivisionError:  # e.g. the derivative of x**0.5 at 0
+        raise DeriveError(f"{op} has no finite derivative at the given point (it divides "
+                          f"by zero there)") from None
+    except ValueError as exc:  # math domain errors
+        raise DeriveError(f"{op} is not defined at the given point ({exc})") from None
     if not math.isfinite(value) or not all(math.isfinite(p) for p in partials):
         raise DeriveError(f"{op} is not finite at the given point")
     return value, partials

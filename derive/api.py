@@ -277,6 +277,11 @@ def train(spec=None, mode: str | None = None, *, batch_size: int | None = None,
         raise DeriveError("--compare-modes runs batch, sgd and minibatch; leave out --mode")
     if not compare_modes and mode is None:
         raise DeriveError("--mode is needed: batch, sgd or minibatch (or --compare-modes)")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise DeriveError(f"--seed must be a whole number from 0, not {seed!r}")
+    if shuffle and mode == "batch":
+        raise DeriveError("--shuffle changes nothing in --mode batch (every update uses all "
+                          "the examples); use it with --mode sgd or minibatch")
     criteria = training.Criteria(max_epochs, min_change, target_loss,
                                  max_misclassified).check()
     initializer = training.initializer(init, seed) if init else None
@@ -425,13 +430,13 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
         raise DeriveError("give --model, --data and --param (e.g. --model \"c*x\" --data "
                           "\"10:36.7,20:73.4\" --param c=3), a --preset (shekels, miles), "
                           "or --function")
-    model_text = model or chosen["model"]
-    xs, ys = dsc.parse_data(data or chosen["data"])
+    model_text = model if model is not None else chosen["model"]
+    xs, ys = dsc.parse_data(data if data is not None else chosen["data"])
     start_params = dsc.parse_params(params or [chosen["param"]])
     if lr is None and chosen is None:
         raise DeriveError("--lr is needed: the learning rate (or several, e.g. "
                           "0.0001,0.001,0.02)")
-    rates = dsc.parse_rates(lr or chosen["lr"])
+    rates = dsc.parse_rates(lr if lr is not None else chosen["lr"])
     n = steps if steps is not None else (chosen["steps"] if chosen else 10)
     compiled = dsc.compile_model(model_text, list(start_params))
     with progress("descending", len(rates), n) as bars:
@@ -529,12 +534,34 @@ def check(answers, spec=None, decimals: int | None = None, example: int | None =
     else:
         raise DeriveError(f"answers are a TOML file's path or a dict, not "
                           f"{type(answers).__name__}")
-    if index >= len(chosen.examples) or index < 0:
-        raise DeriveError(f"{source}: example {index + 1}, but the spec has only "
-                          f"{len(chosen.examples)} example(s)")
-    if not values:
-        raise DeriveError("nothing to check: give values such as o4 = 0.332 or Err6 = 0.1311")
-    return Check(marking.check(chosen, values, decimals, index))
+    try:
+        if index >= len(chosen.examples) or index < 0:
+            raise DeriveError(f"{source}: example {index + 1}, but the spec has only "
+                              f"{len(chosen.examples)} example(s)")
+        if not values:
+            raise DeriveError(f"{source}: nothing to check: give values such as o4 = 0.332 "
+                              f"or Err6 = 0.1311")
+        return Check(marking.check(chosen, values, decimals, index))
+    except DeriveError as exc:
+        if not isinstance(answers, (str, Path)):
+            raise
+        raise DeriveError(_answers_line(str(exc), Path(answers), source)) from None
+
+
+def _answers_line(message: str, path: Path, source: str) -> str:
+    """Name the answers file and the line of the value a refusal is about."""
+    import re
+
+    from derive.spec import with_line
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return message
+    m = re.match(r"unknown quantity '([^']*)'", message)
+    if m:  # marking names the quantity, not the file
+        message = f"{source}: {m[1]}: {message}"
+    return with_line(message, text, source)
 
 
 PROBLEM_FORMATS = ("latex", "markdown", "moodle", "qti")
@@ -626,6 +653,9 @@ def _network_sizes(network) -> tuple[int, ...]:
     return sizes
 
 
+MAX_VARIANTS = 1000  # one per student: a large class; more would run for hours
+
+
 def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
              activation: str | None = None, loss: str | None = None, lr: float | None = None,
              decimals: int = 3, choices: int | None = None, progress=None) -> Problems:
@@ -637,7 +667,8 @@ def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
 
     names = _problem_kinds(kinds)
     sizes = _network_sizes(network)
-    for what, value, low, high in (("--variants", variants, 1, None), ("--seed", seed, 0, None),
+    for what, value, low, high in (("--variants", variants, 1, MAX_VARIANTS),
+                                   ("--seed", seed, 0, None),
                                    ("--decimals", decimals, 1, 6), ("--choices", choices, 2, 6)):
         if value is None and what == "--choices":
             continue

@@ -7,8 +7,12 @@ commands, so `derive --help` and the JSON path start quickly.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
+from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)
@@ -26,7 +30,37 @@ def load_spec(path):
     return spec.load(path) if path else spec.LECTURE
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Guarded(click.Group):
+    """The command group with a last safety net: an exception that is not a user's mistake
+    (a bug in derive) is reported as one line asking for a bug report, exit status 70
+    (EX_SOFTWARE), instead of a traceback.  DERIVE_DEBUG=1 re-raises it (and the tests set it,
+    so that no bug hides behind the net)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt, GeneratorExit):
+            raise
+        except DeriveError as exc:  # raised outside a command's own handler
+            click.echo(f"derive: error: {exc}", err=True)
+            sys.exit(2)
+        except Exception as exc:
+            if os.environ.get("DERIVE_DEBUG", "") not in ("", "0"):
+                raise
+            click.echo(f"derive: internal error: {type(exc).__name__}: {_one_line(exc)} -- "
+                       f"this is a bug in derive, not in your input; please report it with "
+                       f"the command you ran (DERIVE_DEBUG=1 shows the traceback)", err=True)
+            sys.exit(70)
+
+
+def _one_line(exc) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+@click.group(cls=_Guarded,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="derive")
 def main():
     """derive: gradient descent and backpropagation, derived and worked step by step.
@@ -80,7 +114,7 @@ def samples(directory, force):
     """Regenerate the committed sample outputs (output/); a test checks they are current."""
     from pathlib import Path
 
-    from derive.output import write_atomic
+    from derive.output import write_together
     from derive.spec import LECTURE
     from derive.worked import worked_example
     from render import render
@@ -89,10 +123,11 @@ def samples(directory, force):
     doc = worked_example(LECTURE)
     out = Path(directory)
     tex = render("example", "latex", doc=doc)
-    for name, data in (("lecture-example.md", render("example", "markdown", doc=doc)),
-                       ("lecture-example.tex", tex),
-                       ("lecture-example.pdf", compile_pdf(tex))):
-        click.echo(f"wrote {write_atomic(out / name, data, force)}", err=True)
+    files = [(out / "lecture-example.md", render("example", "markdown", doc=doc)),
+             (out / "lecture-example.tex", tex),
+             (out / "lecture-example.pdf", compile_pdf(tex))]
+    for path in write_together(files, force):  # all three or none
+        click.echo(f"wrote {path}", err=True)
 
 
 # the commands of the other modules, one line each

@@ -567,10 +567,23 @@ def value_texts(text: str) -> dict[str, str]:
 
 
 def parse_answers(text: str, source: str = "answers", base: Path | None = None) -> AnswersFile:
+    """Read an answers file's text; a refusal names the file and the line of the key."""
+    from derive.spec import with_line
+
+    try:
+        return _parse_answers(text, source, base)
+    except DeriveError as exc:
+        raise DeriveError(with_line(str(exc), text, source)) from None
+
+
+def _parse_answers(text: str, source: str, base: Path | None) -> AnswersFile:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DeriveError(f"{source} is not valid TOML: {exc}") from None
+        from derive.spec import toml_error_line
+
+        where = f"{source}:{toml_error_line(exc)}" if toml_error_line(exc) else source
+        raise DeriveError(f"{where}: not valid TOML: {exc}") from None
     texts = value_texts(text)
     spec_path = None
     if "spec" in raw:
@@ -609,8 +622,12 @@ def load_answers(path) -> AnswersFile:
         raise DeriveError(f"answers file '{path}' does not exist") from None
     except IsADirectoryError:
         raise DeriveError(f"answers file '{path}' is a directory, not a TOML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeriveError(f"answers file '{path}' cannot be read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        from derive.spec import not_utf8
+
+        raise DeriveError(not_utf8("answers file", path, exc)) from None
+    except OSError as exc:
+        raise DeriveError(f"answers file '{path}' cannot be read: {exc.strerror or exc}") from None
     return parse_answers(text, str(path), path.parent)
 
 

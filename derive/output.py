@@ -16,6 +16,11 @@ def choose_format(fmt: str | None, path: str | None, allowed) -> str:
     """--format if given, else from -o's suffix, else text; refused when they disagree."""
     from_suffix = SUFFIX_FORMATS.get(Path(path).suffix.lower()) if path else None
     if fmt is None:
+        suffix = Path(path).suffix if path else ""
+        if suffix and from_suffix is None:
+            known = ", ".join(s for s, f in SUFFIX_FORMATS.items() if f in allowed)
+            raise DeriveError(f"-o '{path}': the suffix '{suffix}' names no format derive "
+                              f"writes ({known}); give one of those or --format")
         fmt = from_suffix or "text"
     elif from_suffix and from_suffix != fmt and path:
         raise DeriveError(f"--format {fmt} does not match the suffix of -o '{path}' "
@@ -35,64 +40,110 @@ def check_writable(path, force: bool) -> Path:
     return path
 
 
-def write_atomic(path, data: str | bytes, force: bool = False) -> Path:
-    """Write to a temporary file beside path, then rename: readers see all or nothing."""
-    path = check_writable(path, force)
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise DeriveError(f"cannot write '{path}': {exc.strerror or exc}") from None
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _stage(path: Path, data) -> str:
+    """Write data to a temporary file beside path (mode as a new file gets); its name."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a written file gets the usual mode
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink(tmp)
         raise
-    return path
+    return tmp
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _commit(staged: list[tuple[str, Path]]) -> None:
+    """Rename every staged file into place, all or none: a file that was there is kept as a
+    hard link until the end, so a failure part-way puts every earlier file back as it was."""
+    done = []  # (final, backup or None)
+    try:
+        for tmp, final in staged:
+            backup = None
+            if os.path.lexists(final):
+                backup = f"{tmp}.old"
+                os.link(final, backup)
+            done.append((final, backup))
+            os.replace(tmp, final)
+    except BaseException:
+        for final, backup in reversed(done):
+            if backup is not None:
+                os.replace(backup, final)
+                _unlink(backup)  # rename between two links of one file leaves both there
+            else:
+                _unlink(final)
+        for tmp, _ in staged:
+            _unlink(tmp)
+        raise
+    for _, backup in done:
+        if backup is not None:
+            _unlink(backup)
+
+
+def write_together(files, force: bool = False) -> list[Path]:
+    """Write several files (pairs of path and data, any directories), all or none: each is
+    staged to a temporary file beside it, and only when all are written are they renamed in.
+    Nothing is overwritten without force."""
+    pairs = [(check_writable(path, force), data) for path, data in files]
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, _ in pairs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        for path, data in pairs:
+            staged.append((_stage(path, data), path))
+        _commit(staged)
+    except OSError as exc:
+        for tmp, _ in staged:
+            _unlink(tmp)
+        where = exc.filename or (pairs[len(staged)][0] if len(staged) < len(pairs) else "")
+        raise DeriveError(f"cannot write '{where}': {exc.strerror or exc}; nothing was "
+                          f"written") from None
+    except BaseException:
+        for tmp, _ in staged:
+            _unlink(tmp)
+        raise
+    return [path for path, _ in pairs]
+
+
+def write_atomic(path, data: str | bytes, force: bool = False) -> Path:
+    """Write to a temporary file beside path, then rename: readers see all or nothing."""
+    return write_together([(path, data)], force)[0]
 
 
 def write_files(directory, files: dict, force: bool = False) -> list[Path]:
     """Write several files into a directory, all or none: each goes to a temporary file
-    first, and only when every one is written are they renamed into place. A non-empty
-    directory is refused without force."""
+    first, and only when every one is written are they renamed into place (an earlier file
+    put back as it was if a later rename fails). A non-empty directory is refused without
+    force."""
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise DeriveError(f"-o '{out}' is a file; give a directory")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise DeriveError(f"-o '{out}' is not empty; use --force to write into it")
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DeriveError(f"cannot create '{out}': {exc.strerror or exc}") from None
-    staged = []
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-            staged.append((tmp, out / name))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            os.chmod(tmp, 0o666 & ~umask)
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    except OSError as exc:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        raise DeriveError(f"cannot write into '{out}': {exc.strerror or exc}") from None
+        return write_together([(out / name, data) for name, data in files.items()], force=True)
     except BaseException:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        if created:  # the directory this run made goes too
+            try:
+                out.rmdir()
+            except OSError:
+                pass
         raise
-    return [final for _, final in staged]

@@ -8,6 +8,7 @@ the built-in default (LECTURE).
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -373,17 +374,114 @@ def load(path, init=None) -> Spec:
         raise DeriveError(f"spec file '{path}' does not exist") from None
     except IsADirectoryError:
         raise DeriveError(f"spec file '{path}' is a directory, not a TOML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeriveError(f"spec file '{path}' cannot be read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        from derive.spec import not_utf8
+
+        raise DeriveError(not_utf8("spec file", path, exc)) from None
+    except OSError as exc:
+        raise DeriveError(f"spec file '{path}' cannot be read: {exc.strerror or exc}") from None
     return loads(text, str(path), init)
+
+
+def not_utf8(what: str, path, exc: UnicodeDecodeError) -> str:
+    """'x.toml:3: the spec file is not UTF-8 text (byte 0xe9); save it as UTF-8'."""
+    line = exc.object[:exc.start].count(b"\n") + 1
+    return (f"{path}:{line}: the {what} is not UTF-8 text (byte "
+            f"0x{exc.object[exc.start]:02x}); save it as UTF-8")
 
 
 def loads(text: str, source: str = "spec", init=None) -> Spec:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DeriveError(f"{source} is not valid TOML: {exc}") from None
-    return from_dict(raw, source, init)
+        where = f"{source}:{toml_error_line(exc)}" if toml_error_line(exc) else source
+        raise DeriveError(f"{where}: not valid TOML: {exc}") from None
+    try:
+        return from_dict(raw, source, init)
+    except DeriveError as exc:
+        raise DeriveError(with_line(str(exc), text, source)) from None
+
+
+def toml_error_line(exc) -> int | None:
+    """The line a TOMLDecodeError points at (its lineno, or '(at line N, ...' in its text)."""
+    line = getattr(exc, "lineno", None)
+    if line is None:
+        m = re.search(r"\(at line (\d+)", str(exc))
+        line = int(m[1]) if m else None
+    if line is None and "end of document" in str(exc):
+        doc = getattr(exc, "doc", None)
+        line = max(1, doc.count("\n") + (not doc.endswith("\n"))) if doc else None
+    return line
+
+
+_PATH = re.compile(r"(?P<table>[A-Za-z_]\w*)\[(?P<index>\d+)\](?:\.(?P<key>[A-Za-z_]\w*))?")
+_UNKNOWN_KEY = re.compile(r"unknown key '(?P<key>[^']*)'")
+
+
+def with_line(message: str, text: str, source: str) -> str:
+    """'spec.toml: layers[1].weights ...' -> 'spec.toml:12: layers[1].weights ...': the line of
+    the TOML text that holds the key (or the [[table]]) the message is about, when it can be
+    found; the message unchanged otherwise."""
+    prefix = f"{source}: "
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix):]
+    line = None
+    m = _PATH.match(rest)
+    unknown = _UNKNOWN_KEY.search(rest)
+    if m:
+        key = m["key"] or (unknown["key"] if unknown else None)
+        if key is None and m["table"] == "layers":  # 'layers[0] has 2 weight rows but 1 biases'
+            key = next((k for k, said in (("biases", " biases"), ("size", "size =")) if said in rest),
+                       None)
+        line = locate(text, m["table"], int(m["index"]), key)
+    else:
+        first = re.match(r"[A-Za-z_]\w*", rest)
+        key = unknown["key"] if unknown else (first[0] if first else None)
+        if key:
+            line = locate(text, None, None, key)
+    return f"{source}:{line}: {rest}" if line else message
+
+
+def prefix_for(spec: Spec, key_path: str, message: str) -> str:
+    """message prefixed with the spec file and line of key_path (e.g. 'layers[1].activation')
+    when the spec came from a file that is still there; unchanged otherwise."""
+    source = spec.source
+    if not source or not Path(source).is_file():
+        return message
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return f"{source}: {message}"
+    return with_line(f"{source}: {key_path}: {message}", text, source)
+
+
+def locate(text: str, table: str | None, index: int | None, key: str | None) -> int | None:
+    """The 1-based line of `key` in the index-th [[table]] (or at the top level when table is
+    None); the table's header line when the key is not there; None when nothing fits."""
+    current, count, header = None, {}, None
+    key_re = re.compile(rf"\s*(?:\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*="
+                        ) if key else None
+    for number, line in enumerate(text.splitlines(), 1):
+        head = re.match(r"\s*\[\[\s*([^\]]+?)\s*\]\]", line) or re.match(r"\s*\[\s*([^\]]+?)\s*\]",
+                                                                           line)
+        if head and not re.match(r"\s*\w+\s*=", line):
+            name = head[1]
+            count[name] = count.get(name, -1) + 1
+            current = (name, count[name])
+            if table is not None and current == (table, index):
+                header = number
+            continue
+        if key_re and key_re.match(line):
+            if table is None and current is None:
+                return number
+            if table is not None and current == (table, index):
+                return number
+    if header is not None:
+        return header
+    if table is not None:  # inline tables: the line that starts the array
+        return locate(text, None, None, table)
+    return None
 
 
 LECTURE = from_dict({

@@ -124,9 +124,16 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                    "Err": trace.backward[f"Err{k}"]}
             if n == L:
                 outs = np.array([[trace.forward[f"o{m}"] for m in spec.units(L)]])
-                g = loss_fn.gradient(outs, np.array([ex.target]))[0, u]
-                row.update(target=ex.target[u], minus_dE_do=float(-g))
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    g = loss_fn.gradient(outs, np.array([ex.target]))[0, u]
+                clipped = not np.isfinite(g)
+                if clipped:  # o is exactly 0 or 1 (saturated, or rounded): log clipped to ε
+                    tiny = np.finfo(float).eps
+                    g = loss_fn.gradient(np.clip(outs, tiny, 1 - tiny),
+                                         np.array([ex.target]))[0, u]
+                row.update(target=ex.target[u], minus_dE_do=float(-g), clipped=bool(clipped))
             else:
+                row["clipped"] = False
                 nxt = spec.layers[n]
                 row["sum"] = [{"to": m, "w": nxt.weights[v][u], "Err": trace.backward[f"Err{m}"]}
                               for v, m in enumerate(spec.units(n + 1))]

@@ -47,9 +47,45 @@ _TEX_SPECIAL = {
 _TEX_RE = re.compile("|".join(re.escape(c) for c in _TEX_SPECIAL))
 
 
+# characters pdflatex sets with the preamble of templates/latex/_preamble.j2 (inputenc utf8,
+# OT1 fonts, the newunicodechar list there): Latin-1 letters have OT1 accent macros (not
+# Ð ð Þ þ, which are T1 only), the rest are the preamble's own list
+_TEX_UNICODE = (set("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿ")
+                | set("′ⁿ⁻¹²σΣηη−·×≤≥½ₖ→∂"))
+
+
+# punctuation and letters OT1 has under another name
+_TEX_NAMED = {"—": "---", "–": "--", "“": "``", "”": "''", "‘": "`", "’": "'", "…": r"\ldots{}",
+              "Ł": r"\L{}", "ł": r"\l{}", "Œ": r"\OE{}", "œ": r"\oe{}", "ı": r"\i{}",
+              "\u00a0": "~"}
+
+
+def _tex_char(c: str) -> str:
+    """A character pdflatex cannot set, made into one it can: its letter without the accent
+    (ą -> a, ő -> o), else '?' (Hebrew, emoji, CJK) — never an error in the document."""
+    import unicodedata
+
+    if c in _TEX_NAMED:
+        return _TEX_NAMED[c]
+    base = "".join(ch for ch in unicodedata.normalize("NFKD", c)
+                   if not unicodedata.combining(ch))
+    if base and all(32 <= ord(ch) < 127 or ch in _TEX_UNICODE for ch in base):
+        return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group()], base)
+    return "?"
+
+
+def tex_safe_unicode(text: str) -> str:
+    """Only characters the LaTeX preamble can set (see _tex_char for the rest)."""
+    if text.isascii():
+        return "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
+    return "".join(c if (32 <= ord(c) < 127 or c in "\n\t" or c in _TEX_UNICODE)
+                   else (" " if not c.isprintable() else _tex_char(c)) for c in text)
+
+
 def escape_tex(text) -> str:
-    """User text made literal in LaTeX: every special character neutralised."""
-    return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group()], str(text))
+    """User text made literal in LaTeX: every special character neutralised, and characters
+    the preamble cannot set replaced (so a title in Hebrew or with an emoji still compiles)."""
+    return tex_safe_unicode(_TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group()], str(text)))
 
 
 # the characters that could start emphasis, code, a link, HTML, math or a table cell

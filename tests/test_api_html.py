@@ -162,7 +162,7 @@ def test_multi_file_writes_are_all_or_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(DeriveError, match="No space left"):
         write_files(tmp_path / "out", {"a.txt": "1", "b.txt": "2"})
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # the directory the failed run made goes too
 
 
 @pytest.mark.parametrize("call, args", [

@@ -40,7 +40,7 @@ def descend(model, data, params, preset, function, start, lr, steps, decimals, f
     (learning rate too small).
     """
     from derive import api
-    from derive.output import check_writable, choose_format, write_atomic
+    from derive.output import check_writable, choose_format, write_together
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
     svg_file = None
@@ -56,10 +56,12 @@ def descend(model, data, params, preset, function, start, lr, steps, decimals, f
                          decimals=decimals, progress=_progress)
     text = result.render(fmt, **({} if fmt == "json" else
                                  {"svg_name": svg_file.name if svg_file else None}))
-    if svg_file is not None:
-        write_atomic(svg_file, result.svg(), force)
-        click.echo(f"wrote {svg_file}", err=True)
-    emit(text, output, force)
+    if svg_file is None:
+        emit(text, output, force)
+        return
+    # the page and its image: both or neither
+    for path in write_together([(svg_file, result.svg()), (output, text)], force):
+        click.echo(f"wrote {path}", err=True)
 
 
 class _progress:

@@ -49,7 +49,7 @@ class _Progress:
 @click.option("--kinds", "kinds_text", required=True, metavar="K1,K2,...",
               help="Problem kinds: activation, loss, forward, backward, update, step, descent, "
                    "batch, minima.")
-@click.option("--variants", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--variants", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="How many variants (one per student).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed: the same seed and options give byte-identical files.")

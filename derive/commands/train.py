@@ -38,7 +38,7 @@ def svg_path_for(output: str, name: str) -> Path:
                    "thresholded at 0.5; several: argmax).")
 @click.option("--shuffle", is_flag=True, help="A fresh random order of the examples every "
               "epoch (needs --seed).")
-@click.option("--seed", type=int, help="Seed for --shuffle and --init "
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for --shuffle and --init "
               "(numpy.random.default_rng).")
 @click.option("--standardize", is_flag=True,
               help="Scale each input feature to mean 0 and standard deviation 1 first.")
@@ -66,7 +66,7 @@ def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_
     """
     from derive import api
     from derive.commands._progress import Progress
-    from derive.output import check_writable, choose_format, write_atomic
+    from derive.output import check_writable, choose_format, write_together
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
     svg_file = None
@@ -91,7 +91,9 @@ def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_
         bar.close()
     text = result.render(fmt, **({} if fmt == "json" else
                                  {"svg_name": svg_file.name if svg_file else None}))
-    if svg_file is not None:
-        write_atomic(svg_file, result.svg(), force)
-        click.echo(f"wrote {svg_file}", err=True)
-    emit(text, output, force)
+    if svg_file is None:
+        emit(text, output, force)
+        return
+    # the page and its image: both or neither
+    for path in write_together([(svg_file, result.svg()), (output, text)], force):
+        click.echo(f"wrote {path}", err=True)

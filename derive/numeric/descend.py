@@ -277,13 +277,19 @@ def fit(model: Model, xs, ys, start: dict[str, float], lr: float, steps: int,
     rows, losses, norms = [], [], []
     for k in range(steps + 1):
         with np.errstate(all="ignore"):
-            pred = np.broadcast_to(np.asarray(model.f(x=x, **p), dtype=float), x.shape)
+            q = {name: np.float64(v) for name, v in p.items()}  # 1/0 -> inf, not an exception
+            pred = np.broadcast_to(np.asarray(model.f(x=x, **q), dtype=float), x.shape)
             resid = pred - y
             loss = float(np.mean(resid * resid))
             grad = {}
             for name, g in zip(model.params, model.grads):
-                dg = np.broadcast_to(np.asarray(g(x=x, **p), dtype=float), x.shape)
+                dg = np.broadcast_to(np.asarray(g(x=x, **q), dtype=float), x.shape)
                 grad[name] = float(np.mean(2.0 * resid * dg))
+        if k == 0 and not (math.isfinite(loss) and all(math.isfinite(v) for v in grad.values())):
+            shown = ", ".join(f"{name}={v:g}" for name, v in p.items())
+            raise DeriveError(f"--param {shown}: the loss or its gradient is not a finite number "
+                              f"at the start (loss {loss}); start from values where the model "
+                              f"is defined and its squared errors do not overflow")
         rows.append({"step": k, "params": dict(p), "loss": loss, "gradient": grad})
         losses.append(loss)
         norms.append(math.sqrt(sum(v * v for v in grad.values())) if all(
@@ -316,6 +322,15 @@ class MinimizeRun:
                 "message": self.verdict.message}
 
 
+def _at(f, x: float) -> float:
+    """f at x as a float: NaN where it is undefined (1/0, log of a negative)."""
+    with np.errstate(all="ignore"):
+        try:
+            return float(f(x=np.float64(x)))
+        except (ArithmeticError, ValueError):
+            return math.nan
+
+
 def minimize(fn: Function1, start: float, lr: float, steps: int,
              progress=None) -> MinimizeRun:
     """x <- x - eta f'(x) from start, steps times (stopping early if it stops being finite);
@@ -325,9 +340,10 @@ def minimize(fn: Function1, start: float, lr: float, steps: int,
     x = float(start)
     rows = []
     for k in range(steps + 1):
-        with np.errstate(all="ignore"):
-            value = float(fn.f(x=x))
-            grad = float(fn.df(x=x))
+        value, grad = _at(fn.f, x), _at(fn.df, x)
+        if k == 0 and not (math.isfinite(value) and math.isfinite(grad)):
+            raise DeriveError(f"--start {start:g}: f(x) = {value} and f′(x) = {grad} there; "
+                              f"start where both are finite numbers (inside the domain of f)")
         rows.append({"step": k, "x": x, "value": value, "gradient": grad})
         if not (math.isfinite(value) and math.isfinite(grad)) or k == steps:
             break

@@ -45,9 +45,10 @@ class Activation:
 
     def derivative(self, z, a):
         """f'(z), from the output a where SymPy found that form (cheaper, as the lecture says)."""
-        if self.df_from_output is not None:
-            return self.df_from_output(a=a, **dict(self.params))
-        return self.df(z=z, **dict(self.params))
+        with np.errstate(over="ignore", under="ignore"):  # saturation: inf or 0, as in f
+            if self.df_from_output is not None:
+                return self.df_from_output(a=a, **dict(self.params))
+            return self.df(z=z, **dict(self.params))
 
     @property
     def has_gradient(self) -> bool:

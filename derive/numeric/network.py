@@ -15,8 +15,9 @@ to one place more), and the rounded value is what the next step uses.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import numpy as np
 
@@ -32,7 +33,12 @@ def round_half_up(x, places: int):
     quantum = Decimal(1).scaleb(-places)
 
     def one(v: float) -> float:
-        return float(Decimal(repr(float(v))).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
+        v = float(v)
+        if not math.isfinite(v) or abs(v) >= 2.0 ** 52:  # no digits after the point to round
+            return v + 0.0
+        with localcontext() as ctx:
+            ctx.prec = 60  # quantize needs every digit of the result (1e15 at 12 places)
+            return float(Decimal(repr(v)).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
 
     if np.ndim(x):
         return np.vectorize(one, otypes=[float])(x)
@@ -66,7 +72,11 @@ class Network:
         self.acts = [functions.activation(layer.activation, layer.params) for layer in spec.layers]
         for n, act in enumerate(self.acts):
             if not act.has_gradient:
-                raise DeriveError(no_gradient_message(act.name, n + 1, len(self.acts)))
+                from derive.spec import prefix_for
+
+                raise DeriveError(prefix_for(spec, f"layers[{n}].activation",
+                                             no_gradient_message(act.name, n + 1,
+                                                                 len(self.acts))))
             if not act.elementwise and n != len(self.acts) - 1:
                 raise DeriveError(f"layer {n + 1}: '{act.name}' is for the output layer only")
         self.loss = functions.loss(spec.loss)
@@ -186,4 +196,11 @@ def step(spec: Spec, example: int = 0, rounding: str = "exact", decimals: int = 
             gradients[f"b{k}"] = float(rnd.error(-err[u]))
             update[f"b{k}"] = float(rnd.value(b[u] + eta * err[u]))
     loss = float(rnd.error(net.losses(outs, [ex.target], nets)[0]))
+    for part in (forward, backward, gradients, update, {"loss": loss}):
+        bad = next((name for name, v in part.items() if not math.isfinite(v)), None)
+        if bad is not None:
+            where = f"{spec.source}: " if spec.source else ""
+            raise DeriveError(f"{where}{bad} = {part[bad]}: the numbers of this step overflow (an "
+                              f"activation or the update grows beyond floating point); use "
+                              f"smaller weights, inputs or learning rate")
     return StepTrace(loss, forward, backward, gradients, update, rounding, decimals)
