@@ -615,20 +615,10 @@ def _parse_answers(text: str, source: str, base: Path | None) -> AnswersFile:
 
 
 def load_answers(path) -> AnswersFile:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DeriveError(f"answers file '{path}' does not exist") from None
-    except IsADirectoryError:
-        raise DeriveError(f"answers file '{path}' is a directory, not a TOML file") from None
-    except UnicodeDecodeError as exc:
-        from derive.spec import not_utf8
+    from derive.spec import read_file
 
-        raise DeriveError(not_utf8("answers file", path, exc)) from None
-    except OSError as exc:
-        raise DeriveError(f"answers file '{path}' cannot be read: {exc.strerror or exc}") from None
-    return parse_answers(text, str(path), path.parent)
+    path = Path(path)
+    return parse_answers(read_file(path, "answers file"), str(path), path.parent)
 
 
 def check_file(path, spec_path=None) -> CheckReport:

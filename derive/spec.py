@@ -365,22 +365,24 @@ def validate_combination(spec: Spec) -> Spec:
     return spec
 
 
-def load(path, init=None) -> Spec:
-    """Read and validate a TOML spec file (init: see from_dict)."""
+def read_file(path, what: str) -> str:
+    """A user's input file as text; every way it can fail is a DeriveError naming it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DeriveError(f"spec file '{path}' does not exist") from None
+        raise DeriveError(f"{what} '{path}' does not exist") from None
     except IsADirectoryError:
-        raise DeriveError(f"spec file '{path}' is a directory, not a TOML file") from None
+        raise DeriveError(f"{what} '{path}' is a directory, not a TOML file") from None
     except UnicodeDecodeError as exc:
-        from derive.spec import not_utf8
-
-        raise DeriveError(not_utf8("spec file", path, exc)) from None
+        raise DeriveError(not_utf8(what, path, exc)) from None
     except OSError as exc:
-        raise DeriveError(f"spec file '{path}' cannot be read: {exc.strerror or exc}") from None
-    return loads(text, str(path), init)
+        raise DeriveError(f"{what} '{path}' cannot be read: {exc.strerror or exc}") from None
+
+
+def load(path, init=None) -> Spec:
+    """Read and validate a TOML spec file (init: see from_dict)."""
+    return loads(read_file(path, "spec file"), str(path), init)
 
 
 def not_utf8(what: str, path, exc: UnicodeDecodeError) -> str:

@@ -52,3 +52,34 @@ def output_options(fn):
     fn = click.option("-o", "--output", type=click.Path(dir_okay=False),
                       help="Write to this file instead of the terminal.")(fn)
     return fn
+
+
+def picture_beside(fmt: str, output: str | None, force: bool, name: str):
+    """A Markdown page written to a file gets its curve as an SVG beside it
+    (report.md -> report-<name>.svg); refused up front if either would be overwritten."""
+    from pathlib import Path
+
+    from derive.output import check_writable
+
+    if output:
+        check_writable(output, force)
+    if not output or fmt != "markdown":
+        return None
+    out = Path(output)
+    svg_file = out.with_name(f"{out.stem}-{name}.svg")
+    check_writable(svg_file, force)
+    return svg_file
+
+
+def emit_charted(result, fmt: str, output: str | None, force: bool, svg_file) -> None:
+    """Render a result with a curve; a Markdown page and its picture are written together,
+    both or neither."""
+    from derive.output import write_together
+
+    text = result.render(fmt, **({} if fmt == "json" else
+                                 {"svg_name": svg_file.name if svg_file else None}))
+    if svg_file is None:
+        emit(text, output, force)
+        return
+    for path in write_together([(svg_file, result.svg()), (output, text)], force):
+        click.echo(f"wrote {path}", err=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from derive.commands._common import emit, format_option, friendly, output_options
-from derive.commands._common import DOCUMENT_FORMATS
+from derive.commands._common import (DOCUMENT_FORMATS, emit_charted, format_option, friendly,
+                                     output_options, picture_beside)
 
 PRESETS = ("shekels", "miles")  # derive.numeric.descend.PRESETS (NumPy stays out of --help)
 
@@ -40,28 +40,14 @@ def descend(model, data, params, preset, function, start, lr, steps, decimals, f
     (learning rate too small).
     """
     from derive import api
-    from derive.output import check_writable, choose_format, write_together
+    from derive.output import choose_format
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
-    svg_file = None
-    if output:
-        check_writable(output, force)
-        if fmt == "markdown":
-            from derive.commands.train import svg_path_for
-
-            svg_file = svg_path_for(output, "descent")
-            check_writable(svg_file, force)
+    svg_file = picture_beside(fmt, output, force, "descent")
     result = api.descend(model=model, data=data, params=params, preset=preset,
                          function=function, start=start, lr=lr, steps=steps,
                          decimals=decimals, progress=_progress)
-    text = result.render(fmt, **({} if fmt == "json" else
-                                 {"svg_name": svg_file.name if svg_file else None}))
-    if svg_file is None:
-        emit(text, output, force)
-        return
-    # the page and its image: both or neither
-    for path in write_together([(svg_file, result.svg()), (output, text)], force):
-        click.echo(f"wrote {path}", err=True)
+    emit_charted(result, fmt, output, force, svg_file)
 
 
 class _progress:

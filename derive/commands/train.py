@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
-from derive.commands._common import emit, format_option, friendly, output_options
-from derive.commands._common import DOCUMENT_FORMATS
+from derive.commands._common import (DOCUMENT_FORMATS, emit_charted, format_option, friendly,
+                                     output_options, picture_beside)
 
 MODES = ("batch", "sgd", "minibatch")  # derive.numeric.train.MODES (NumPy stays out of --help)
 INITS = ("gaussian", "uniform")
-
-
-def svg_path_for(output: str, name: str) -> Path:
-    """The image written beside a Markdown file: report.md -> report-loss.svg."""
-    out = Path(output)
-    return out.with_name(f"{out.stem}-{name}.svg")
 
 
 @click.command()
@@ -66,15 +59,10 @@ def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_
     """
     from derive import api
     from derive.commands._progress import Progress
-    from derive.output import check_writable, choose_format, write_together
+    from derive.output import choose_format
 
     fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
-    svg_file = None
-    if output:
-        check_writable(output, force)
-        if fmt == "markdown":
-            svg_file = svg_path_for(output, "loss")
-            check_writable(svg_file, force)
+    svg_file = picture_beside(fmt, output, force, "loss")
     if fmt != "json" and spec_path and not init_method:
         from derive.spec import load
         from derive.train_document import check_renderable
@@ -89,11 +77,4 @@ def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_
                            compare_modes=compare_modes, decimals=decimals, progress=bar)
     finally:
         bar.close()
-    text = result.render(fmt, **({} if fmt == "json" else
-                                 {"svg_name": svg_file.name if svg_file else None}))
-    if svg_file is None:
-        emit(text, output, force)
-        return
-    # the page and its image: both or neither
-    for path in write_together([(svg_file, result.svg()), (output, text)], force):
-        click.echo(f"wrote {path}", err=True)
+    emit_charted(result, fmt, output, force, svg_file)
