@@ -12,16 +12,16 @@ import sys
 
 import click
 
-from derive.errors import DeriveError
-from derive.symbolic.definitions import ACTIVATIONS, LOSSES
-
 from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)
     DOCUMENT_FORMATS,
     emit,
     format_option,
     friendly,
+    output_format,
     output_options,
 )
+from derive.errors import DeriveError
+from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 
 def load_spec(path):
@@ -95,11 +95,8 @@ def example(spec_path, activation, loss, lr, example_no, decimals, rounding, fmt
     Forward pass, loss, error terms and updates, every sum written out with its numbers.
     """
     from derive import api
-    from derive.output import check_writable, choose_format
 
-    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
-    if output:
-        check_writable(output, force)
+    fmt = output_format(fmt, output, force)
     result = api.example(spec_path, activation=activation, loss=loss, lr=lr, rounding=rounding,
                          decimals=decimals, example=example_no)
     text = result.render(fmt)

@@ -54,6 +54,16 @@ def output_options(fn):
     return fn
 
 
+def output_format(fmt: str | None, output: str | None, force: bool) -> str:
+    """The format asked for (or implied by -o's suffix), with -o checked before any work."""
+    from derive.output import check_writable, choose_format
+
+    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
+    if output:
+        check_writable(output, force)
+    return fmt
+
+
 def picture_beside(fmt: str, output: str | None, force: bool, name: str):
     """A Markdown page written to a file gets its curve as an SVG beside it
     (report.md -> report-<name>.svg); refused up front if either would be overwritten."""

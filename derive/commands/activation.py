@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from derive.commands._common import emit, format_option, friendly, output_options
+from derive.commands._common import (
+    emit,
+    format_option,
+    friendly,
+    output_format,
+    output_options,
+)
 from derive.symbolic.definitions import ACTIVATIONS
 
 DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
@@ -25,9 +31,6 @@ HELP = ("""Derive an activation's derivative step by step, its form in the outpu
 @friendly
 def activation(name, expression, fmt, output, force):
     from derive import api
-    from derive.output import check_writable, choose_format
 
-    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
-    if output:
-        check_writable(output, force)
+    fmt = output_format(fmt, output, force)
     emit(api.activation(name, expr=expression).render(fmt), output, force)

@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from derive.commands._common import DOCUMENT_FORMATS, emit, format_option, friendly, output_options
+from derive.commands._common import (
+    emit,
+    format_option,
+    friendly,
+    output_format,
+    output_options,
+)
 from derive.errors import DeriveError
 
 
@@ -69,11 +75,8 @@ def check(answers_file, spec_path, interactive, fmt, output, force):
     input.
     """
     from derive import api
-    from derive.output import check_writable, choose_format
 
-    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
-    if output:
-        check_writable(output, force)
+    fmt = output_format(fmt, output, force)
     if answers_file is None and not interactive:
         raise DeriveError("give an answers file (ANSWERS.toml) or --interactive")
     if not interactive:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
-from derive.commands._common import emit, format_option, friendly, output_options
-
+from derive.commands._common import (
+    emit,
+    format_option,
+    friendly,
+    output_format,
+    output_options,
+)
 
 DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
 
@@ -24,9 +29,6 @@ def graph(expression, at, fmt, output, force):
     EXPR uses numbers, + - * / **, and exp log sqrt abs sin cos tanh erf sigmoid softplus relu
     max min; nothing in it is ever run as code."""
     from derive import api
-    from derive.output import check_writable, choose_format
 
-    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
-    if output:
-        check_writable(output, force)
+    fmt = output_format(fmt, output, force)
     emit(api.graph(expression, at=at).render(fmt), output, force)

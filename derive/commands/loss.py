@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from derive.commands._common import emit, format_option, friendly, output_options
+from derive.commands._common import (
+    emit,
+    format_option,
+    friendly,
+    output_format,
+    output_options,
+)
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
@@ -25,9 +31,6 @@ HELP = ("""Derive a loss's gradient dE/do and the error term Err = −dE/di of a
 @friendly
 def loss(name, output_activation, fmt, output, force):
     from derive import api
-    from derive.output import check_writable, choose_format
 
-    fmt = choose_format(fmt, output, DOCUMENT_FORMATS)
-    if output:
-        check_writable(output, force)
+    fmt = output_format(fmt, output, force)
     emit(api.loss(name, output_activation).render(fmt), output, force)

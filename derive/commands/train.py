@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-
 import click
 
-from derive.commands._common import (DOCUMENT_FORMATS, emit_charted, format_option, friendly,
-                                     output_options, picture_beside)
+from derive.commands._common import (
+    DOCUMENT_FORMATS,
+    emit_charted,
+    format_option,
+    friendly,
+    output_options,
+    picture_beside,
+)
 
 MODES = ("batch", "sgd", "minibatch")  # derive.numeric.train.MODES (NumPy stays out of --help)
 INITS = ("gaussian", "uniform")
