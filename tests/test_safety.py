@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from derive.cli import main
-from tests.conftest import requires_pdflatex
+from conftest import requires_pdflatex
 
 HOSTILE = [
     "__import__('os').system('touch PWNED')",
