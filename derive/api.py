@@ -658,10 +658,13 @@ MAX_VARIANTS = 1000  # one per student: a large class; more would run for hours
 
 def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
              activation: str | None = None, loss: str | None = None, lr: float | None = None,
-             decimals: int = 3, choices: int | None = None, progress=None) -> Problems:
+             decimals: int = 3, choices: int | None = None, dead_units: bool = False,
+             progress=None) -> Problems:
     """Problem sets in seeded variants: kinds "forward,backward,update" (or a list) from
     activation, loss, forward, backward, update, step, descent, batch, minima.  Variant k is
-    the same whatever `variants` is; the same seed and options give the same files."""
+    the same whatever `variants` is; the same seed and options give the same files.
+    dead_units=True asks for networks with a dead ReLU (flat) hidden unit, whose error term
+    is 0 and whose incoming weights do not change; otherwise such draws are redrawn."""
     from derive.problemset import Options, generate
     from derive.symbolic.definitions import activation_def, loss_def
 
@@ -680,10 +683,19 @@ def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
         activation_def(activation)
     if loss is not None:
         loss_def(loss)
+    if dead_units:
+        chosen = activation or "sigmoid"
+        if chosen not in ("relu",) or len(sizes) < 3:
+            raise DeriveError("--dead-units asks for a dead ReLU hidden unit: give "
+                              "--activation relu and a network with a hidden layer "
+                              "(e.g. --network 3,2,1)")
+        if any(k not in ("forward", "backward", "update", "step") for k in names):
+            raise DeriveError("--dead-units goes with the network kinds: forward, backward, "
+                              "update, step")
     if lr is not None and not (0 < lr < 100):
         raise DeriveError(f"--lr must be greater than 0 (and sensible), not {lr}")
     options = Options(network=sizes, activation=activation, loss=loss, lr=lr,
-                      decimals=decimals, choices=choices)
+                      decimals=decimals, choices=choices, dead_units=bool(dead_units))
     return Problems(generate(names, variants, seed, options, progress=progress))
 
 

@@ -466,3 +466,66 @@ def test_linear_outputs_reach_the_minimum_and_are_unbounded():
         .problems[0]
     assert p.facts["range"] == {"low": 0.0, "low_reached": True, "high": None,
                                 "high_reached": False}
+
+
+def test_dead_units_only_when_asked(tmp_path):
+    """--dead-units: every variant has a dead ReLU hidden unit (output 0, error term 0, its
+    incoming weights unchanged); without it, no unit is dead (the slide's 'units can die')."""
+    import json as _json
+
+    from click.testing import CliRunner as _Runner
+
+    from derive.cli import main as _main
+    from derive.spec import from_dict as _from_dict
+
+    out = tmp_path / "dead"
+    r = _Runner().invoke(_main, ["problems", "--kinds", "step", "--activation", "relu",
+                                 "--dead-units", "--variants", "6", "--seed", "5", "--format",
+                                 "markdown", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    key = _json.loads((out / "answers.json").read_text())
+    for variant in key["variants"]:
+        problem = variant["problems"][0]
+        spec = _from_dict(problem["spec"])
+        a = problem["answers"]
+        hidden = list(spec.units(1))
+        dead = [k for k in hidden if a[f"o{k}"] == 0.0]
+        assert dead, variant["id"]
+        for k in dead:
+            # independent route: relu'(i) = 0 for i <= 0, so Err_k = 0 and no weight into k moves
+            assert a[f"i{k}"] <= 0 and a[f"Err{k}"] == 0.0
+            u = hidden.index(k)
+            for v, j in enumerate(spec.units(0)):
+                assert a[f"w{j}_{k}"] == spec.layers[0].weights[u][v]
+    plain = derive_problems_answers(tmp_path / "alive")
+    for variant in plain["variants"]:
+        a = variant["problems"][0]["answers"]
+        assert all(a[k] != 0.0 for k in a if k.startswith("o"))
+
+
+def derive_problems_answers(out):
+    import json as _json
+
+    from click.testing import CliRunner as _Runner
+
+    from derive.cli import main as _main
+
+    r = _Runner().invoke(_main, ["problems", "--kinds", "step", "--activation", "relu",
+                                 "--variants", "6", "--seed", "5", "--format", "markdown", "-o",
+                                 str(out)])
+    assert r.exit_code == 0, r.output
+    return _json.loads((out / "answers.json").read_text())
+
+
+@pytest.mark.parametrize("args", [
+    ["--kinds", "step", "--dead-units"],  # sigmoid units do not die
+    ["--kinds", "step", "--activation", "relu", "--network", "3,1", "--dead-units"],
+    ["--kinds", "loss", "--activation", "relu", "--dead-units"],
+])
+def test_dead_units_refused_where_they_cannot_be(args, tmp_path):
+    from click.testing import CliRunner as _Runner
+
+    from derive.cli import main as _main
+
+    r = _Runner().invoke(_main, ["problems", *args, "-o", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "--dead-units" in r.output

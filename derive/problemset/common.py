@@ -31,6 +31,7 @@ class Options:
     lr: float | None = None
     decimals: int = 3
     choices: int | None = None
+    dead_units: bool = False  # asked for: a hidden unit that is dead (flat), and what follows
 
     def to_dict(self) -> dict:
         return asdict(self)

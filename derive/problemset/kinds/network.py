@@ -208,6 +208,8 @@ def _tie_ok(a: str, b: str, values: dict) -> bool:
     ReLU (or linear) unit's output is its net input."""
     if {a[0], b[0]} == {"i", "o"} and a[1:] == b[1:] and values[a] == values[b]:
         return True
+    if values[a] == values[b] == 0.0:
+        return True  # exact zeros are forced (a dead unit, an input 0), never a coincidence
     if values[a] == values[b] and a.startswith("d") and b.startswith("d"):
         if values[a] == 0.0:
             return True
@@ -215,14 +217,24 @@ def _tie_ok(a: str, b: str, values: dict) -> bool:
     return False
 
 
-def _check_network(spec, exact: dict, decimals: int) -> None:
+def _check_network(spec, exact: dict, decimals: int, dead_units: bool = False) -> None:
+    """No saturated units, no vanishing error terms and no dead units; with dead_units (the
+    problem is about them) exactly the dead hidden units are let through, and there must be
+    at least one."""
+    dead = 0
     for n in range(1, len(spec.layers) + 1):
         act = functions.activation(spec.layers[n - 1].activation, spec.layers[n - 1].params)
         for k in spec.units(n):
             need(abs(exact[f"i{k}"]) <= 3, "saturated")
             fp = act.derivative(np.array([exact[f"i{k}"]]), np.array([exact[f"o{k}"]]))
-            need(abs(float(np.ravel(fp)[0])) > 1e-12, "dead unit")
+            flat = abs(float(np.ravel(fp)[0])) <= 1e-12
+            if dead_units and flat and n < len(spec.layers):
+                dead += 1
+                continue  # its error term is 0: that is the point of the problem
+            need(not flat, "dead unit")
             need(abs(exact[f"Err{k}"]) >= 0.001, "vanishing error term")
+    if dead_units:
+        need(dead > 0, "no dead unit")
 
 
 ASKED = {
@@ -255,13 +267,15 @@ def _headline(kind: str, spec) -> str:
 
 
 def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
-    raw = revive(draw_spec(rng, options))
+    raw = draw_spec(rng, options)
+    if not options.dead_units:
+        raw = revive(raw)
     spec = from_dict(raw, "generated network")
     d = options.decimals
     exact_t = step(spec, 0, "exact", d)
     exact = _flat(exact_t)
     check_finite(exact)
-    _check_network(spec, exact, d)
+    _check_network(spec, exact, d, options.dead_units)
     names = _asked(kind, spec, exact)
     places = {n: places_for(n, d) for n in names}
     if kind not in ("backward", "update"):  # answers from the givens alone: check them early
