@@ -123,10 +123,15 @@ class Example(Document):
     def document(self):
         """The worked example as plain data (derive.worked.WorkedExample), made on demand."""
         if self._doc is None:
+            from derive.numeric.network import step
             from derive.worked import worked_example
 
+            # the chain shown is self.trace; only the other one is computed here
+            other = step(self.spec, self.example_index,
+                         "hand" if self.rounding == "exact" else "exact", self.decimals)
+            traces = (self.trace, other) if self.rounding == "exact" else (other, self.trace)
             self._doc = worked_example(self.spec, self.example_index, self.rounding,
-                                       self.decimals)
+                                       self.decimals, traces=traces)
         return self._doc
 
     def context(self, fmt: str = "text") -> dict:

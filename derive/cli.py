@@ -24,11 +24,6 @@ from derive.errors import DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 
-def load_spec(path):
-    from derive import spec
-
-    return spec.load(path) if path else spec.LECTURE
-
 
 class _Guarded(click.Group):
     """The command group with a last safety net: an exception that is not a user's mistake

@@ -619,17 +619,3 @@ def load_answers(path) -> AnswersFile:
 
     path = Path(path)
     return parse_answers(read_file(path, "answers file"), str(path), path.parent)
-
-
-def check_file(path, spec_path=None) -> CheckReport:
-    """Check an answers file; spec_path (--spec) overrides the file's own `spec`."""
-    from derive import spec as spec_mod
-
-    af = load_answers(path)
-    spec_file = spec_path or af.spec_path
-    spec = spec_mod.load(spec_file) if spec_file else spec_mod.LECTURE
-    if af.example >= len(spec.examples):
-        raise DeriveError(f"{af.source}: example {af.example + 1}, but the spec has only "
-                          f"{len(spec.examples)} example(s)")
-    return check(spec, af.answers, af.decimals, af.example)
-

@@ -123,16 +123,22 @@ def write_atomic(path, data: str | bytes, force: bool = False) -> Path:
     return write_together([(path, data)], force)[0]
 
 
-def write_files(directory, files: dict, force: bool = False) -> list[Path]:
-    """Write several files into a directory, all or none: each goes to a temporary file
-    first, and only when every one is written are they renamed into place (an earlier file
-    put back as it was if a later rename fails). A non-empty directory is refused without
-    force."""
+def check_output_dir(directory, force: bool) -> Path:
+    """A directory to write into: refused if it is a file, or not empty without force."""
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise DeriveError(f"-o '{out}' is a file; give a directory")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise DeriveError(f"-o '{out}' is not empty; use --force to write into it")
+    return out
+
+
+def write_files(directory, files: dict, force: bool = False) -> list[Path]:
+    """Write several files into a directory, all or none: each goes to a temporary file
+    first, and only when every one is written are they renamed into place (an earlier file
+    put back as it was if a later rename fails). A non-empty directory is refused without
+    force."""
+    out = check_output_dir(directory, force)
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -12,17 +12,6 @@ SUFFIX = {"latex": "tex", "markdown": "md"}
 QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
 
 
-def _check_output_dir(path, force: bool):
-    from pathlib import Path
-
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise DeriveError(f"-o '{out}' is a file; give a directory")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise DeriveError(f"-o '{out}' is not empty; use --force to write into it")
-    return out
-
-
 class _Progress:
     """A bar on stderr for long runs; silent when stderr is not a terminal."""
 
@@ -92,7 +81,9 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
             raise DeriveError("--title names a quiz: use it with --format moodle or qti")
         if not title.strip() or len(title) > 200 or any(ord(c) < 32 for c in title):
             raise DeriveError("--title must be one line of 1 to 200 characters")
-    _check_output_dir(output, force)  # refuse before any work
+    from derive.output import check_output_dir
+
+    check_output_dir(output, force)  # refuse before any work
     bar = _Progress(variants)
     try:
         result = api.problems(kinds_text, variants, seed, network=network_text,

@@ -112,26 +112,19 @@ def distractors(rng: np.random.Generator, answer: float, places: int, mistakes: 
                 n: int) -> list[dict]:
     """n - 1 wrong values from the classic mistakes (label -> value), then the answer,
     shuffled by rng.  None of them reads like the answer or like each other at `places`."""
+    # the classic mistakes first; if they are too few or too alike, slips of the hand
+    # (a sign, a step in the last places, a factor of ten)
+    unit = 10.0 ** -places
+    slips = [("sign slip", -answer)]
+    slips += [("arithmetic slip", answer + k * unit * 10) for k in (1, -1, 2, -2, 3, -3)]
+    slips += [("decimal slip", answer * 10), ("decimal slip", answer / 10)]
     taken = {shown(answer, places)}
     wrong = []
-    for label, value in mistakes.items():
+    for label, value in [*mistakes.items(), *slips]:
+        if len(wrong) == n - 1:
+            break
         if value is None or not math.isfinite(value):
             continue
-        s = shown(value, places)
-        if s in taken:
-            continue
-        taken.add(s)
-        wrong.append({"value": float(value), "correct": False, "mistake": label})
-        if len(wrong) == n - 1:
-            break
-    # not enough distinct mistakes: slips of the hand (a sign, a factor of ten, a step)
-    unit = 10.0 ** -places
-    fallback = [("sign slip", -answer)]
-    fallback += [("arithmetic slip", answer + k * unit * 10) for k in (1, -1, 2, -2, 3, -3)]
-    fallback += [("decimal slip", answer * 10), ("decimal slip", answer / 10)]
-    for label, value in fallback:
-        if len(wrong) == n - 1:
-            break
         s = shown(value, places)
         if s in taken:
             continue
