@@ -153,3 +153,90 @@ def write_files(directory, files: dict, force: bool = False) -> list[Path]:
             except OSError:
                 pass
         raise
+
+
+class Staged:
+    """Files of one directory written as they are produced, then put in place all or none.
+
+        with Staged(directory, force) as out:
+            out.open("problems.tex").write(...)      # streamed to a temporary file
+            pdf = out.reserve("problems.pdf")        # a temporary path another tool fills
+        # here every file is renamed into place; after an error none is, and the directory
+        # this run created is removed again
+
+    A non-empty directory is refused without force; an OSError becomes one DeriveError."""
+
+    def __init__(self, directory, force: bool = False):
+        self.out = check_output_dir(directory, force)
+        self.created = False
+        self.staged: dict[str, str] = {}  # name -> temporary path
+        self.handles: list = []
+
+    def __enter__(self) -> Staged:
+        self.created = not self.out.exists()
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DeriveError(f"cannot create '{self.out}': {exc.strerror or exc}") from None
+        return self
+
+    def reserve(self, name: str) -> Path:
+        """A temporary path beside OUT/name (mode as a new file gets), renamed in at the end."""
+        fd, tmp = tempfile.mkstemp(dir=self.out, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        self.staged[name] = tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        return Path(tmp)
+
+    def path(self, name: str) -> Path:
+        """Where OUT/name is being written until it is put in place."""
+        return Path(self.staged[name])
+
+    def open(self, name: str):
+        """A text stream (UTF-8, \\n line ends) to OUT/name."""
+        fh = open(self.reserve(name), "w", encoding="utf-8", newline="\n")
+        self.handles.append(fh)
+        return fh
+
+    def close(self) -> None:
+        while self.handles:
+            self.handles.pop().close()
+
+    def paths(self) -> list[Path]:
+        return [self.out / name for name in self.staged]
+
+    def _discard(self) -> None:
+        for fh in self.handles:
+            try:
+                fh.close()
+            except OSError:
+                pass
+        self.handles = []
+        for tmp in self.staged.values():
+            _unlink(tmp)
+        if self.created:  # the directory this run made goes too
+            try:
+                self.out.rmdir()
+            except OSError:
+                pass
+
+    def _refusal(self, exc: OSError) -> DeriveError:
+        where = exc.filename or self.out
+        return DeriveError(f"cannot write '{where}': {exc.strerror or exc}; nothing was written")
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is None:
+            try:
+                self.close()
+                _commit([(tmp, self.out / name) for name, tmp in self.staged.items()])
+                return False
+            except OSError as error:
+                self._discard()
+                raise self._refusal(error) from None
+            except BaseException:
+                self._discard()
+                raise
+        self._discard()
+        if issubclass(kind, OSError):
+            raise self._refusal(exc) from None
+        return False

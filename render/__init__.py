@@ -80,10 +80,10 @@ PROBLEM_LABELS = {"f": "f(z)", "fprime": "f'(z)", "loss": "E", "loss_min": r"\in
 
 def render_problems(pset, fmt: str) -> dict:
     """problems, solutions (in fmt) and the answers.json text of a derive.problemset set."""
-    from derive.problemset import KINDS
+    import io
 
-    titles = {name: k.title for name, k in KINDS.items()}
-    data = dict(pset=pset, titles=titles, labels=PROBLEM_LABELS)
-    return {"problems": render("problems", fmt, **data),
-            "solutions": render("solutions", fmt, **data),
-            "answers": to_json(pset.answers())}
+    from render.exam import write_set
+
+    streams = {name: io.StringIO() for name in ("problems", "solutions", "answers")}
+    write_set(fmt, pset.seed, pset.kinds, pset.options, pset.variants, streams)
+    return {name: s.getvalue() for name, s in streams.items()}

@@ -32,6 +32,9 @@ class Options:
     decimals: int = 3
     choices: int | None = None
     dead_units: bool = False  # asked for: a hidden unit that is dead (flat), and what follows
+    chain: bool = False  # one network per variant: later problems build on earlier answers
+    paper: str = "letter"  # print layout (LaTeX): letter or a4
+    duplex: bool = False  # print layout (LaTeX): each variant starts on an odd page
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,11 +52,24 @@ class Problem:
     solution: object = None  # the document the solution templates lay out
     choices: dict = field(default_factory=dict)  # name -> [{"value", "correct", "mistake"}]
     facts: dict = field(default_factory=dict)  # non-numeric answers (a range, a kind of GD)
+    # --chain: the ids of the earlier problems of the variant whose answers this one uses
+    # (None: not a chained problem after the first), and what its statement refers to
+    builds_on: tuple | None = None
+    chain: dict | None = None  # {"network": number, "uses": [{"number", "own", "what"}]}
+
+    @property
+    def sheet(self) -> tuple:
+        """The fill-in answer table: every asked value once, in the order of the computation."""
+        from derive.problemset.sheet import answer_sheet
+
+        return answer_sheet(self)
 
     def key(self) -> dict:
         """The entry of answers.json (DESIGN.md), extended with the variant-free extras."""
         out = {"kind": self.kind, "id": self.id, "spec": self.spec, "answers": self.answers,
                "tolerance": self.tolerance, "places": self.places}
+        if self.builds_on is not None:
+            out["builds_on"] = list(self.builds_on)
         if self.givens:
             out["givens"] = self.givens
         if self.facts:

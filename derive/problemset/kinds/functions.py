@@ -144,6 +144,29 @@ def loss_range(loss_fn, act_name: str | None, t: np.ndarray) -> dict:
             "high_reached": bool(high_reached) if finite else False}
 
 
+def loss_choices(rng, name: str, value: float, K: int, places: int, n: int | None) -> dict:
+    """--choices for a loss value: distractors from the convention's factor 2, the mean for the
+    sum (or the sum for the mean) and the sign."""
+    if not n:
+        return {}
+    half = 2.0 if name == "half_sse" else 0.5
+    mistakes = {"the factor 2 of the loss convention": value * half,
+                "the mean over the units instead of the sum" if name != "mse" else
+                "the sum over the units instead of the mean": value / K if name != "mse"
+                else value * K,
+                "the sign": -value}
+    return {"loss": distractors(rng, value, places, mistakes, n)}
+
+
+def loss_solution(name: str, value: float, range_: dict, outputs, targets, units,
+                  act_name: str | None) -> dict:
+    """The document the loss solution templates lay out."""
+    return {"loss": cache.loss(loss_def(name)), "loss_value": value, "range": range_,
+            "loss_terms": [{"unit": k, "target": float(t), "out": float(o)}
+                           for k, o, t in zip(units, outputs, targets)],
+            "K": len(units), "output_activation": act_name}
+
+
 def generate_loss(rng, options, pid: str) -> Problem:
     name = options.loss or choose(rng, list(LOSSES))
     loss_fn = functions.loss(name)
@@ -159,20 +182,9 @@ def generate_loss(rng, options, pid: str) -> Problem:
     places = {n: places_for("loss", d) for n in answers}
     tol = {n: tolerance(v, [v], places[n]) for n, v in answers.items()}
     check_distinct(answers, places)
-    choices = {}
-    if options.choices:
-        half = 2.0 if name == "half_sse" else 0.5
-        mistakes = {"the factor 2 of the loss convention": value * half,
-                    "the mean over the units instead of the sum" if name != "mse" else
-                    "the sum over the units instead of the mean": value / K if name != "mse"
-                    else value * K,
-                    "the sign": -value}
-        choices["loss"] = distractors(rng, value, places["loss"], mistakes, options.choices)
+    choices = loss_choices(rng, name, value, K, places["loss"], options.choices)
     spec = {"loss": name, "output_activation": act_name, "outputs": o.tolist(),
             "targets": t.tolist()}
-    record = cache.loss(loss_def(name))
-    solution = {"loss": record, "loss_value": value, "range": rng_,
-                "loss_terms": [{"unit": k + 1, "target": float(t[k]), "out": float(o[k])}
-                               for k in range(K)], "K": K, "output_activation": act_name}
+    solution = loss_solution(name, value, rng_, o, t, range(1, K + 1), act_name)
     return Problem("loss", pid, spec, answers, tol, places, solution=solution, choices=choices,
                    facts={"range": rng_})

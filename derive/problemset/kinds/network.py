@@ -297,22 +297,7 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
         givens = {n: hand[n] for n in hand if n[0] in "io"}
     elif kind == "update":
         givens = {n: hand[n] for n in hand if n[0] == "o" or n.startswith("Err")}
-    choices = {}
-    if options.choices:
-        name = _headline(kind, spec)
-        mistakes = {}
-        for m, label in MISTAKES.items():
-            if kind == "update" and m not in ("sign",):
-                continue  # the error terms are given: only the update itself can go wrong
-            mistakes[label] = chain(spec, frozenset([m]))[name]
-        if kind == "update":
-            j = int(name[1:].split("_")[0])
-            mistakes["η forgotten"] = answers[name] + (answers[name] - spec_param(spec, name)) \
-                * (1 / spec.learning_rate - 1)
-            if f"Err{j}" in givens:
-                mistakes["the error term of the wrong unit"] = spec_param(spec, name) + \
-                    spec.learning_rate * givens[f"Err{j}"] * givens.get(f"o{j}", 1.0)
-        choices[name] = distractors(rng, answers[name], places[name], mistakes, options.choices)
+    choices = multiple_choice(kind, spec, answers, givens, places, rng, options)
     doc = worked_example(spec, 0, "hand" if kind in ("backward", "update") else "exact", d,
                          traces=(exact_t, hand_t))
     # the rounding note speaks only of what this problem asks for
@@ -320,6 +305,27 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
                                          if x["name"].removeprefix("new ") in answers))
     return Problem(kind=kind, id=pid, spec=spec.to_dict(), answers=answers, tolerance=tol,
                    places=places, givens=givens, solution=doc, choices=choices)
+
+
+def multiple_choice(kind: str, spec, answers: dict, givens: dict, places: dict, rng,
+                    options) -> dict:
+    """--choices: the headline answer's options, its distractors from the classic mistakes."""
+    if not options.choices:
+        return {}
+    name = _headline(kind, spec)
+    mistakes = {}
+    for m, label in MISTAKES.items():
+        if kind == "update" and m not in ("sign",) and any(n.startswith("Err") for n in givens):
+            continue  # the error terms are given: only the update itself can go wrong
+        mistakes[label] = chain(spec, frozenset([m]))[name]
+    if kind == "update":
+        j = int(name[1:].split("_")[0])
+        mistakes["η forgotten"] = answers[name] + (answers[name] - spec_param(spec, name)) \
+            * (1 / spec.learning_rate - 1)
+        if f"Err{j}" in givens:
+            mistakes["the error term of the wrong unit"] = spec_param(spec, name) + \
+                spec.learning_rate * givens[f"Err{j}"] * givens.get(f"o{j}", 1.0)
+    return {name: distractors(rng, answers[name], places[name], mistakes, options.choices)}
 
 
 def spec_param(spec, name: str) -> float:
