@@ -253,6 +253,13 @@ class Computation:
             return E * par if mid == "factor_2" else E
         k = spec.units(n)[u]
         if q.kind == "err":
+            if n == self.L and not self.defs[n - 1].elementwise:
+                # softmax couples its units: Err_k = -(o_k g_k - o_k sum_j o_j g_j), g = dE/do
+                g = self.loss.gradient(outs, self.t)
+                e = -float(np.asarray(self.acts[n - 1].backprop(None, outs, g))[0, u])
+                if mid == "factor_2":
+                    e *= par
+                return -e if mid == "sign_error" else e
             f1 = self._fprime(n, v[f"i{k}"], v[f"o{k}"], model)
             if n == self.L:
                 g = float(self.loss.gradient(outs, self.t)[0, u])
