@@ -362,3 +362,37 @@ def test_bad_inputs_were_tried():
     """Runs after the properties (file order): none of them produced a traceback."""
     if BAD_INPUTS["tried"]:
         assert BAD_INPUTS["tracebacks"] == 0
+
+
+def _half_up(x: float, places: int) -> float:
+    """The definition of rounding for a person (DESIGN.md): the decimal digits of the value
+    as printed, half away from zero."""
+    from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-places),
+                                               rounding=ROUND_HALF_UP)) + 0.0
+
+
+# values near and on decimal ties (k + 1/2 in the last place), and anything else
+_ties = st.builds(lambda k, p, e: ((k + 0.5) / 10 ** p + e, p),
+                  st.integers(-10 ** 9, 10 ** 9), st.integers(0, 9),
+                  st.sampled_from([0.0, 1e-17, -1e-17, 1e-12, -1e-12]))
+_any = st.tuples(st.floats(-1e9, 1e9, allow_nan=False), st.integers(0, 12))
+
+
+@settings(max_examples=3000, **SETTINGS)
+@given(st.one_of(_ties, _any))
+def test_round_half_up_is_the_decimal_rounding(case):
+    """The fast rounding (binary scaling far from a tie) agrees bit for bit with the decimal
+    definition, alone and inside arrays small and large."""
+    from derive.numeric.network import round_half_up
+
+    x, places = case
+    want = _half_up(x, places)
+    got = round_half_up(x, places)
+    assert got == want and math.copysign(1, got) == math.copysign(1, want), (x, places)
+    for n in (3, 100):  # a layer (element by element) and a batch (vectorised)
+        row = round_half_up(np.full(n, x), places)
+        assert row.tolist() == [want] * n, (x, places, n)
