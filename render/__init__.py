@@ -41,8 +41,10 @@ def _loader():
 def environment(fmt: str):
     from jinja2 import Environment, StrictUndefined
 
+    # auto_reload off: templates do not change while derive runs (no stat per include)
     options = dict(loader=_loader(), undefined=StrictUndefined, trim_blocks=True,
-                   lstrip_blocks=True, keep_trailing_newline=True, autoescape=fmt == "html")
+                   lstrip_blocks=True, keep_trailing_newline=True, autoescape=fmt == "html",
+                   auto_reload=False)
     if fmt == "latex":
         # braces are LaTeX's: Jinja's markers must not be
         options.update(block_start_string=r"\BLOCK{", block_end_string="}",

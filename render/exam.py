@@ -11,12 +11,48 @@ from __future__ import annotations
 import json
 import textwrap
 
-from render import environment
+from functools import lru_cache
+
+from markupsafe import Markup
+
+from render import environment, filters
 
 # the headings of the groups of an answer table (derive.problemset.sheet)
 SHEET_GROUPS = {"forward": "Forward pass", "loss": "Loss", "errors": "Error terms",
                 "gradients": "Gradients", "new": "After the update", "values": "Answers"}
+CELLS_PER_ROW = {"latex": 4, "markdown": 1}  # boxes side by side; Markdown: one per line
 DOCUMENTS = ("problems", "solutions")
+
+
+def _label(cell, fmt: str) -> Markup:
+    """How a cell of the answer table is labelled: $o_{4}$, new $w_{1,4}$, dE/dw_{1,4}."""
+    from render import PROBLEM_LABELS
+
+    if cell.role == "new":
+        return Markup(f"new ${filters.tex_name(cell.name)}$")
+    if cell.role == "grad":
+        return Markup(f"$\\partial E/\\partial {filters.tex_name(cell.name[1:])}$")
+    if cell.name in PROBLEM_LABELS:
+        return Markup(f"${PROBLEM_LABELS[cell.name]}$")
+    return Markup(f"${filters.tex_name(cell.name)}$")
+
+
+@lru_cache(maxsize=256)
+def sheet_layout(sheet: tuple, fmt: str) -> tuple:
+    """The rows of an answer table as laid out: (group heading or "", ((label, column, name),
+    ...)); a group's heading on its first row only.  Tables of one shape are laid out once."""
+    escape = filters.escape_tex if fmt == "latex" else filters.escape_markdown
+    per_row = CELLS_PER_ROW[fmt]
+    rows = []
+    for group in sheet:
+        heading = SHEET_GROUPS[group.group]
+        for row in group.rows:
+            for start in range(0, len(row), per_row):
+                cells = tuple((_label(c, fmt), Markup(escape(c.column)) if fmt == "latex"
+                               else Markup(c.column), c.name) for c in row[start:start + per_row])
+                rows.append((Markup(escape(heading)) if heading else Markup(""), cells))
+                heading = ""
+    return tuple(rows)
 
 
 def _answers_head(seed: int, kinds, options: dict) -> str:
@@ -50,8 +86,23 @@ class SetWriter:
         self.end_template = env.get_template(f"{fmt}/exam/end.j2")
         self.context = dict(seed=seed, kinds=self.kinds, options=options,
                             titles={name: k.title for name, k in KINDS.items()},
-                            labels=PROBLEM_LABELS, sheet_groups=SHEET_GROUPS)
+                            labels=PROBLEM_LABELS, sheet_layout=self.layout,
+                            blank_sheet=self.blank_sheet)
+        self.sheet_template = env.get_template(f"{fmt}/exam/_sheet.j2")
+        self.blanks: dict = {}
         self.count = 0
+
+    def layout(self, p) -> tuple:
+        return sheet_layout(p.sheet, self.fmt)
+
+    def blank_sheet(self, p) -> Markup:
+        """The empty answer table of a problem (rendered once for every problem of its shape:
+        the sheet is most of a problem's page, and the same in every variant)."""
+        sheet = p.sheet
+        if sheet not in self.blanks:
+            self.blanks[sheet] = Markup(self.sheet_template.render(
+                p=p, filled=False, **self.context))
+        return self.blanks[sheet]
 
     def begin(self) -> None:
         for doc in DOCUMENTS:

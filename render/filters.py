@@ -77,6 +77,8 @@ def _tex_char(c: str) -> str:
 def tex_safe_unicode(text: str) -> str:
     """Only characters the LaTeX preamble can set (see _tex_char for the rest)."""
     if text.isascii():
+        if text.isprintable():  # the common case: nothing to replace
+            return text
         return "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
     return "".join(c if (32 <= ord(c) < 127 or c in "\n\t" or c in _TEX_UNICODE)
                    else (" " if not c.isprintable() else _tex_char(c)) for c in text)

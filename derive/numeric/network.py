@@ -84,6 +84,8 @@ def _round_array(a: np.ndarray, places: int) -> np.ndarray:
 
 def round_half_up(x, places: int):
     """Round as a person does, on the decimal digits shown (0.1245 -> 0.125 at 3 places)."""
+    if isinstance(x, float):
+        return _round_fast(x, places)
     if np.ndim(x):
         return _round_array(np.asarray(x, dtype=float), places)
     return _round_fast(float(x), places)
@@ -233,12 +235,18 @@ def step(spec: Spec, example: int = 0, rounding: str = "exact", decimals: int = 
             backward[f"Err{spec.units(n)[u]}"] = float(errs[n][0, u])
     for n, (W, b) in enumerate(net.params, start=1):
         err, o_prev = errs[n][0], outs[n - 1][0]
+        # a layer at once, each element computed as -Err_k o_j and w + (eta Err_k) o_j
+        grad_w = rnd.error(-err[:, None] * o_prev[None, :]).tolist()
+        new_w = rnd.value(W + (eta * err)[:, None] * o_prev[None, :]).tolist()
+        grad_b = rnd.error(-err).tolist()
+        new_b = rnd.value(b + eta * err).tolist()
+        sources = spec.units(n - 1)
         for u, k in enumerate(spec.units(n)):
-            for v, j in enumerate(spec.units(n - 1)):
-                gradients[f"w{j}_{k}"] = float(rnd.error(-err[u] * o_prev[v]))
-                update[f"w{j}_{k}"] = float(rnd.value(W[u, v] + eta * err[u] * o_prev[v]))
-            gradients[f"b{k}"] = float(rnd.error(-err[u]))
-            update[f"b{k}"] = float(rnd.value(b[u] + eta * err[u]))
+            for v, j in enumerate(sources):
+                gradients[f"w{j}_{k}"] = grad_w[u][v]
+                update[f"w{j}_{k}"] = new_w[u][v]
+            gradients[f"b{k}"] = grad_b[u]
+            update[f"b{k}"] = new_b[u]
     loss = float(rnd.error(net.losses(outs, [ex.target], nets)[0]))
     for part in (forward, backward, gradients, update, {"loss": loss}):
         bad = next((name for name, v in part.items() if not math.isfinite(v)), None)

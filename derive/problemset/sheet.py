@@ -2,14 +2,17 @@
 
 The cells are the problem's answers in the order the key holds them (the order of the
 computation, and of the `KIND.NAME` columns `derive grade` reads), cut into rows a student
-fills one after another: a layer's net inputs and outputs, the error terms, the gradients and
-the new values of each unit's incoming weights and bias.  Plain data: the templates draw the
-boxes (empty on the problem sheet, filled with the key's values in the solutions).
+fills one after another: a layer's net inputs and outputs (and the loss beside the outputs
+it comes from), the error terms, the gradients and the new values of each unit's incoming
+weights and bias.  Plain, immutable data: the templates draw the boxes (empty on the problem
+sheet, filled with the key's values in the solutions).  Problems of one shape share one table.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import NamedTuple
 
 _NAME = re.compile(r"(i|o|Err|dw|db|w|b)(\d+)(?:_(\d+))?")
 
@@ -21,30 +24,35 @@ GROUPS = {"net": "forward", "out": "forward", "loss": "loss", "err": "errors",
           "grad": "gradients", "new": "new", "value": "values"}
 
 
+class Cell(NamedTuple):
+    name: str  # the answer's machine name (o4, Err6, dw1_4, w1_4 for the new value)
+    column: str  # the column `derive grade` reads: KIND.NAME
+    role: str  # net, out, loss, err, grad, new or value
+
+
+class Group(NamedTuple):
+    group: str  # forward, loss, errors, gradients, new or values
+    rows: tuple  # of tuples of Cell
+
+
 def column(kind: str, name: str) -> str:
     """The column `derive grade` reads for an answer (DESIGN.md): KIND.NAME."""
     return f"{kind}.{name}"
 
 
-def _layers(spec: dict) -> dict[int, int]:
-    """unit number -> layer (0: inputs) of a network spec; {} for a spec without layers."""
+def _sizes(spec) -> tuple:
+    """The layer sizes of a network spec (inputs first); () for a spec without layers."""
     layers = spec.get("layers") if isinstance(spec, dict) else None
     if not layers:
-        return {}
-    sizes = [len(layers[0]["weights"][0])] + [len(layer["biases"]) for layer in layers]
-    out, unit = {}, 1
-    for n, size in enumerate(sizes):
-        for _ in range(size):
-            out[unit] = n
-            unit += 1
-    return out
+        return ()
+    return (len(layers[0]["weights"][0]), *[len(layer["biases"]) for layer in layers])
 
 
 def _place(kind: str, name: str, layer_of: dict) -> tuple[str, tuple]:
     """(role, row key): cells with the same row key, one after another, share a row."""
-    m = _NAME.fullmatch(name) if kind != "loss" else None
     if name == "loss" and kind != "loss":
         return "loss", ("forward", max(layer_of.values(), default=0))
+    m = _NAME.fullmatch(name) if kind != "loss" else None
     if m is None:
         return "value", ("value",)
     head, a, b = m.groups()
@@ -57,24 +65,32 @@ def _place(kind: str, name: str, layer_of: dict) -> tuple[str, tuple]:
     return role, (GROUPS[role], k)
 
 
-def answer_sheet(problem) -> tuple:
-    """[{"group", "rows": [[{"name", "column", "role"}, ...], ...]}, ...] of a problem."""
-    layer_of = _layers(problem.spec)
-    groups: list[dict] = []
+@lru_cache(maxsize=256)
+def _sheet(kind: str, names: tuple, sizes: tuple) -> tuple:
+    layer_of, unit = {}, 1
+    for n, size in enumerate(sizes):
+        for _ in range(size):
+            layer_of[unit] = n
+            unit += 1
+    groups: list[tuple[str, list]] = []
     last_row = None
-    for name in problem.answers:
-        role, row = _place(problem.kind, name, layer_of)
-        cell = {"name": name, "column": column(problem.kind, name), "role": role}
+    for name in names:
+        role, row = _place(kind, name, layer_of)
         group = GROUPS[role]
-        if role == "loss" and groups and groups[-1]["group"] == "forward":
+        if role == "loss" and groups and groups[-1][0] == "forward":
             group = "forward"  # right after the outputs it is computed from, beside them
-        else:
-            row = ("loss",) if role == "loss" else row
-        if not groups or groups[-1]["group"] != group:
-            groups.append({"group": group, "rows": []})
+        elif role == "loss":
+            row = ("loss",)
+        if not groups or groups[-1][0] != group:
+            groups.append((group, []))
             last_row = None
         if row != last_row:
-            groups[-1]["rows"].append([])
+            groups[-1][1].append([])
             last_row = row
-        groups[-1]["rows"][-1].append(cell)
-    return tuple(groups)
+        groups[-1][1][-1].append(Cell(name, column(kind, name), role))
+    return tuple(Group(g, tuple(tuple(r) for r in rows)) for g, rows in groups)
+
+
+def answer_sheet(problem) -> tuple:
+    """(Group(group, rows=((Cell(name, column, role), ...), ...)), ...) of a problem."""
+    return _sheet(problem.kind, tuple(problem.answers), _sizes(problem.spec))

@@ -71,8 +71,10 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
     for n, (fan_in, size) in enumerate(zip(sizes, sizes[1:])):
         rows = [[float(flat.pop()) for _ in range(fan_in)] for _ in range(size)]
         # a bias equal to one of its unit's weights would make their updates read alike
-        biases = [float(choose(rng, [b for b in BIASES if abs(b) not in np.abs(row)]))
-                  for row in rows]
+        biases = []
+        for row in rows:
+            taken = {abs(w) for w in row}
+            biases.append(float(choose(rng, [b for b in BIASES if abs(b) not in taken])))
         act = out_act if n == len(sizes) - 2 else activation
         layers.append({"activation": act, "weights": rows, "biases": biases})
     lo, hi = output_range(out_act)
