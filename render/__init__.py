@@ -37,9 +37,32 @@ def _loader():
     return FileSystemLoader(str(template_dir()))
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def _environment_class():
+    from jinja2 import Environment
+
+    class DocumentEnvironment(Environment):
+        """`row.unit` on a dict (the documents are dicts) looks up the key at once: Jinja's
+        own order tries the attribute first, and the AttributeError it raises for every
+        lookup was a tenth of rendering a problem set.  Same result: a dict has no attribute
+        of that name (names of dict's own attributes, such as items, keep Jinja's order)."""
+
+        def getattr(self, obj, attribute):
+            if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return Environment.getattr(self, obj, attribute)
+
+    return DocumentEnvironment
+
+
 @lru_cache(maxsize=None)
 def environment(fmt: str):
-    from jinja2 import Environment, StrictUndefined
+    from jinja2 import StrictUndefined
 
     # auto_reload off: templates do not change while derive runs (no stat per include)
     options = dict(loader=_loader(), undefined=StrictUndefined, trim_blocks=True,
@@ -51,7 +74,7 @@ def environment(fmt: str):
                        variable_start_string=r"\VAR{", variable_end_string="}",
                        comment_start_string=r"\#{", comment_end_string="}",
                        line_statement_prefix="%%", line_comment_prefix="%#")
-    env = Environment(**options)
+    env = _environment_class()(**options)
     env.finalize = filters.finalizer(fmt)
     env.filters.update(filters.for_format(fmt))
     env.globals.update(fmt=fmt)

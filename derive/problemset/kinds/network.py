@@ -226,10 +226,12 @@ def _check_network(spec, exact: dict, decimals: int, dead_units: bool = False) -
     dead = 0
     for n in range(1, len(spec.layers) + 1):
         act = functions.activation(spec.layers[n - 1].activation, spec.layers[n - 1].params)
-        for k in spec.units(n):
+        units = spec.units(n)
+        fps = np.ravel(act.derivative(np.array([exact[f"i{k}"] for k in units]),
+                                      np.array([exact[f"o{k}"] for k in units])))
+        for u, k in enumerate(units):
             need(abs(exact[f"i{k}"]) <= 3, "saturated")
-            fp = act.derivative(np.array([exact[f"i{k}"]]), np.array([exact[f"o{k}"]]))
-            flat = abs(float(np.ravel(fp)[0])) <= 1e-12
+            flat = abs(float(fps[u] if fps.size == len(units) else fps[0])) <= 1e-12
             if dead_units and flat and n < len(spec.layers):
                 dead += 1
                 continue  # its error term is 0: that is the point of the problem
