@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,7 +42,12 @@ MISTAKES = {
 
 def output_range(name: str, params: dict | None = None) -> tuple[float, float]:
     """Where a unit's output lies, read off the activation far out on both sides."""
-    act = functions.activation(name, tuple(sorted((params or {}).items())))
+    return _output_range(name, tuple(sorted((params or {}).items())))
+
+
+@lru_cache(maxsize=None)
+def _output_range(name: str, params: tuple) -> tuple[float, float]:
+    act = functions.activation(name, params)
     if not activation_def(name).elementwise:
         return 0.0, 1.0
     z = np.array([-40.0, 40.0])
@@ -109,10 +115,11 @@ def revive(raw: dict) -> dict:
         if activation_def(layer["activation"]).elementwise:
             dead = np.abs(np.ravel(act.df(z=i, **dict(act.params)))) < 1e-12
             flip = np.where(dead & (np.abs(i) > 1e-9), -1.0, 1.0)
-            W, b = W * flip[:, None], b * flip
-            layer["weights"] = [[float(v) + 0.0 for v in row] for row in W]
+            if (flip < 0).any():
+                W, b = W * flip[:, None], b * flip
+                layer["weights"] = [[float(v) + 0.0 for v in row] for row in W]
+                i = W @ x + b
             layer["biases"] = [float(v) + 0.0 for v in b]
-            i = W @ x + b
         x = act(i)
     return raw
 
