@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 from markupsafe import Markup
 
@@ -32,6 +33,7 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
     return text.replace("-", minus)
 
 
+@lru_cache(maxsize=4096)  # the givens of a problem set come from small grids
 def given(x, *, minus: str = "-") -> str:
     """A value as the user gave it (shortest form that reads back the same)."""
     x = float(x)
@@ -119,6 +121,7 @@ def subscript(text) -> str:
     return str(text).translate(_SUB)
 
 
+@lru_cache(maxsize=4096)  # a document names the same few quantities again and again
 def text_name(name: str) -> str:
     """i4 -> i₄, w1_4 -> w₁,₄, Err6 -> Err₆ (for the terminal)."""
     m = re.fullmatch(r"([A-Za-z]+)(\d+)(?:_(\d+))?", name)
@@ -128,6 +131,7 @@ def text_name(name: str) -> str:
     return head + subscript(a) + ("," + subscript(b) if b else "")
 
 
+@lru_cache(maxsize=4096)
 def tex_name(name: str) -> Markup:
     """i4 -> i_{4}, w1_4 -> w_{1,4}, Err6 -> \\mathit{Err}_{6}."""
     m = re.fullmatch(r"([A-Za-z]+)(\d+)(?:_(\d+))?", name)
