@@ -225,14 +225,15 @@ def step(spec: Spec, example: int = 0, rounding: str = "exact", decimals: int = 
     nets, outs = net.forward([ex.input], rnd)
     errs = net.backward(nets, outs, [ex.target], rnd)
     eta = spec.learning_rate
+    units = [spec.units(n) for n in range(len(spec.layers) + 1)]
     forward, backward, gradients, update = {}, {}, {}, {}
     for n in range(1, len(spec.layers) + 1):
-        for u, k in enumerate(spec.units(n)):
-            forward[f"i{k}"] = float(nets[n][0, u])
-            forward[f"o{k}"] = float(outs[n][0, u])
+        for k, i, o in zip(units[n], nets[n][0].tolist(), outs[n][0].tolist()):
+            forward[f"i{k}"] = i
+            forward[f"o{k}"] = o
     for n in range(len(spec.layers), 0, -1):
-        for u in reversed(range(spec.sizes[n])):
-            backward[f"Err{spec.units(n)[u]}"] = float(errs[n][0, u])
+        for k, e in zip(reversed(units[n]), reversed(errs[n][0].tolist())):
+            backward[f"Err{k}"] = e
     for n, (W, b) in enumerate(net.params, start=1):
         err, o_prev = errs[n][0], outs[n - 1][0]
         # a layer at once, each element computed as -Err_k o_j and w + (eta Err_k) o_j
@@ -240,19 +241,22 @@ def step(spec: Spec, example: int = 0, rounding: str = "exact", decimals: int = 
         new_w = rnd.value(W + (eta * err)[:, None] * o_prev[None, :]).tolist()
         grad_b = rnd.error(-err).tolist()
         new_b = rnd.value(b + eta * err).tolist()
-        sources = spec.units(n - 1)
-        for u, k in enumerate(spec.units(n)):
+        sources = units[n - 1]
+        for u, k in enumerate(units[n]):
             for v, j in enumerate(sources):
                 gradients[f"w{j}_{k}"] = grad_w[u][v]
                 update[f"w{j}_{k}"] = new_w[u][v]
             gradients[f"b{k}"] = grad_b[u]
             update[f"b{k}"] = new_b[u]
     loss = float(rnd.error(net.losses(outs, [ex.target], nets)[0]))
-    for part in (forward, backward, gradients, update, {"loss": loss}):
-        bad = next((name for name, v in part.items() if not math.isfinite(v)), None)
-        if bad is not None:
-            where = f"{spec.source}: " if spec.source else ""
-            raise DeriveError(f"{where}{bad} = {part[bad]}: the numbers of this step overflow (an "
-                              f"activation or the update grows beyond floating point); use "
-                              f"smaller weights, inputs or learning rate")
+    if not all(map(math.isfinite, (loss, *forward.values(), *backward.values(),
+                                   *gradients.values(), *update.values()))):
+        for part in (forward, backward, gradients, update, {"loss": loss}):
+            bad = next((name for name, v in part.items() if not math.isfinite(v)), None)
+            if bad is not None:
+                where = f"{spec.source}: " if spec.source else ""
+                raise DeriveError(f"{where}{bad} = {part[bad]}: the numbers of this step "
+                                  f"overflow (an activation or the update grows beyond "
+                                  f"floating point); use smaller weights, inputs or learning "
+                                  f"rate")
     return StepTrace(loss, forward, backward, gradients, update, rounding, decimals)
