@@ -587,13 +587,6 @@ class Problems(Document):
         self.progress = progress
         self._pset = None
 
-    @classmethod
-    def of(cls, pset) -> Problems:
-        """A result around a set already drawn (derive.problemset.generate)."""
-        out = cls(pset.kinds, len(pset.variants), pset.seed, pset.options)
-        out._pset = pset
-        return out
-
     @property
     def pset(self):
         """The whole set, drawn once (derive.problemset.ProblemSet)."""
