@@ -587,7 +587,9 @@ class Problems(Document):
         as JSON reads it back (lists, not tuples)."""
         import json
 
-        return json.loads(json.dumps(self.pset.answers()))
+        from render import to_json
+
+        return json.loads(to_json(self.pset.answers()))
 
     def to_dict(self) -> dict:
         return self.answers
