@@ -408,7 +408,7 @@ def item_feedback(solution: str, name: str, budget: int = FEEDBACK_BUDGET) -> st
     if len(text) <= budget:
         return text
     # a section still too long: cut it at a block boundary
-    blocks = re.split(r"(?<=</p>|</ul>|</ol>|able>|</h4>)\n", head + "".join(chosen))
+    blocks = re.split(r"(?<=>)\n", head + "".join(chosen))  # a newline after a tag
     short = ("<p><em>This worked step is too long for Canvas' feedback: the whole worked "
              "solution is in solutions.md of `derive problems --format markdown` with the "
              "same seed.</em></p>")

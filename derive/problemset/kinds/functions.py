@@ -113,7 +113,7 @@ def _range(act) -> tuple[float, float]:
     return (lo if abs(lo) < 1e6 else -math.inf), (hi if abs(hi) < 1e6 else math.inf)
 
 
-def loss_range(loss_fn, act_name: str | None, t: np.ndarray) -> dict:
+def loss_range(loss_fn, act_name: str | None, t: np.ndarray, params=()) -> dict:
     """Infimum and supremum of the loss over the outputs the activation can give, for
     targets t; each end marked reached or not (a sigmoid never reaches 0 or 1)."""
     def outputs(reach: float) -> np.ndarray:
@@ -121,7 +121,7 @@ def loss_range(loss_fn, act_name: str | None, t: np.ndarray) -> dict:
             # probabilities strictly inside (0, 1), as close to the ends as `reach` says
             return np.concatenate([[10.0 ** -reach], np.linspace(0.0, 1.0, 20001)[1:-1],
                                    [1 - 10.0 ** -reach]])
-        return functions.activation(act_name)(np.linspace(-reach, reach, 20001))
+        return functions.activation(act_name, params)(np.linspace(-reach, reach, 20001))
 
     def extremes(o, target, K):
         with np.errstate(all="ignore"):
@@ -185,7 +185,8 @@ def generate_loss(rng, options, pid: str) -> Problem:
     record = cache.loss(loss_def(name))
     solution = {"loss": record, "loss_value": value, "range": rng_,
                 "loss_terms": [{"unit": k + 1, "target": float(t[k]), "out": float(o[k])}
-                               for k in range(K)], "K": K, "output_activation": act_name}
+                               for k in range(K)], "K": K, "output_activation": act_name,
+                "output_params": dict(functions.activation(act_name).params) if act_name else {}}
     return Problem("loss", pid, spec, answers, places=places, solution=solution,
                    choices=choices, facts={"range": rng_}, **keys, ask=ask, options=sup)
 
