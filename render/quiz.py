@@ -75,12 +75,6 @@ FEEDBACK_BUDGET = 5000
 HINTS = {"batch_size": "a whole number"}
 
 
-def plain(x: float) -> str:
-    """x in plain decimal notation (no exponent), at its 15 significant digits."""
-    text = format(intervals.decimal(x).normalize(), "f")
-    return "0" if text in ("-0", "0E+0") else text
-
-
 def label(name: str) -> str:
     """An answer's name as TeX (the same labels as the paper's answer key)."""
     return str(PROBLEM_LABELS[name]) if name in PROBLEM_LABELS else str(tex_name(name))
