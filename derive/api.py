@@ -587,9 +587,7 @@ class Problems(Document):
         as JSON reads it back (lists, not tuples)."""
         import json
 
-        from render import to_json
-
-        return json.loads(to_json(self.pset.answers()))
+        return json.loads(json.dumps(self.pset.answers()))
 
     def to_dict(self) -> dict:
         return self.answers

@@ -22,10 +22,12 @@ import math
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 
-def decimal(value) -> Decimal:
-    """A float as the decimal it stands for: its 15 significant digits (DESIGN.md), so binary
-    noise is gone before anything is rounded ((0.82² + 0.07²)/2 computes as
-    0.33864999999999995 but is 0.33865, which rounds to 0.3387); text as written."""
+def decimal(value, places: int | None = None) -> Decimal:
+    """A float as the decimal it stands for (text as written).  To be rounded to `places`,
+    binary noise far below that place is dropped first: (0.82² + 0.07²)/2 computes as
+    0.33864999999999995 but is 0.33865, which rounds to 0.3387.  Its 15 significant digits
+    (DESIGN.md) are used when they reach at least two places past the rounding place; a
+    value too large for that keeps every digit (4e15 + 0.5 stays 4000000000000000.5)."""
     if isinstance(value, Decimal):
         return value
     if isinstance(value, str):
@@ -33,7 +35,13 @@ def decimal(value) -> Decimal:
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"not a finite number: {value}")
-    return Decimal(f"{value:.15g}")
+    exact = Decimal(repr(value))
+    if value == 0 or len(exact.as_tuple().digits) <= 15:
+        return exact
+    fifteen = Decimal(f"{value:.15g}")
+    if places is None or fifteen.adjusted() - 14 <= -(places + 2):
+        return fifteen
+    return exact
 
 
 def rounded(value, places: int) -> Decimal:
@@ -41,7 +49,8 @@ def rounded(value, places: int) -> Decimal:
     0.125); -0 comes out as 0."""
     with localcontext() as ctx:
         ctx.prec = 80  # quantize needs every digit of the result
-        out = decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        out = decimal(value, places).quantize(Decimal(1).scaleb(-places),
+                                              rounding=ROUND_HALF_UP)
     return out.copy_abs() if out.is_zero() else out
 
 

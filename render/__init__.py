@@ -64,21 +64,8 @@ def render(template: str, fmt: str, **data) -> str:
 
 
 def to_json(value) -> str:
-    """JSON with full-precision floats written at 15 significant digits (DESIGN.md: 0.1, never
-    0.10000000000000003), keys in the order derive produced them."""
-    return json.dumps(_fifteen(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def _fifteen(value):
-    """Every float of a JSON-shaped value at 15 significant digits: a double read from 15
-    digits prints back as those digits, so binary noise never shows."""
-    if isinstance(value, float):
-        return float(f"{value:.15g}") if value == value and abs(value) != float("inf") else value
-    if isinstance(value, dict):
-        return {k: _fifteen(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_fifteen(v) for v in value]
-    return value
+    """JSON with full-precision floats, keys in the order derive produced them."""
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 # how answers that are not unit or parameter names are written (LaTeX math, both formats)
