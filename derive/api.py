@@ -592,8 +592,9 @@ class Problems(Document):
     def to_dict(self) -> dict:
         return self.answers
 
-    def files(self, fmt: str = "latex", title: str | None = None) -> dict:
-        """The files of the set in a format: name -> text (bytes for the Canvas zip)."""
+    def files(self, fmt: str = "latex", title: str | None = None, stream: bool = False) -> dict:
+        """The files of the set in a format: name -> text (bytes for the Canvas zip); with
+        stream, a quiz is a writer (binary file -> None) that writes it variant by variant."""
         from render import render_problems, to_json
 
         if fmt not in PROBLEM_FORMATS:
@@ -601,9 +602,17 @@ class Problems(Document):
 
             raise unknown("problem-set format", fmt, PROBLEM_FORMATS)
         if fmt in _QUIZ_FILES:
-            from render.quiz import moodle_xml, qti_zip
+            from render.quiz import check_canvas_places, moodle_xml, qti_zip, write_moodle, \
+                write_qti
 
-            quiz = moodle_xml(self.pset, title) if fmt == "moodle" else qti_zip(self.pset, title)
+            if fmt == "qti":
+                check_canvas_places(self.pset.options.decimals)
+            if stream:
+                writer = write_moodle if fmt == "moodle" else write_qti
+                quiz = lambda fh: writer(self.pset, fh, title)  # noqa: E731
+            else:
+                quiz = moodle_xml(self.pset, title) if fmt == "moodle" else \
+                    qti_zip(self.pset, title)
             return {_QUIZ_FILES[fmt]: quiz, "answers.json": to_json(self.answers)}
         if title is not None:
             raise DeriveError("--title names a quiz: use it with --format moodle or qti")
@@ -617,7 +626,7 @@ class Problems(Document):
         """Write the files into directory (created if missing), all or none."""
         from derive.output import write_files
 
-        return write_files(directory, self.files(fmt, title), force)
+        return write_files(directory, self.files(fmt, title, stream=True), force)
 
     def render(self, fmt: str, **options) -> str:
         files = self.files(fmt if fmt != "json" else "markdown")

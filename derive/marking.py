@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from derive.errors import DeriveError, did_you_mean
+from derive.intervals import half_unit, within  # the one interval rule (key, quizzes, check)
 from derive.numeric import functions
 from derive.numeric.network import Rounding
 from derive.spec import Spec
@@ -66,11 +67,6 @@ def places_of(text: str) -> int:
     if exp:
         places -= int(exp.replace("_", ""))
     return places
-
-
-def half_unit(places: int) -> float:
-    """Half a unit in the last place written."""
-    return 0.5 * 10.0 ** (-places)
 
 
 def parse_number(text: str, where: str) -> float:
@@ -473,8 +469,8 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
     unc, tol, tainted, results, variants = {}, {}, {}, [], {}
 
     def close(name, *values, tolerance=None):
-        t = (tol[name] if tolerance is None else tolerance) * (1 + 1e-9) + 1e-12
-        return any(abs(gv[name] - x) <= t for x in values)
+        t = tol[name] if tolerance is None else tolerance
+        return any(within(gv[name], x, t) for x in values)
 
     def close_chain(name, raw, rounded, places, tolerance=None):
         """Right on a rounding chain: near the value before rounding, or the rounded value

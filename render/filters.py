@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
+
+from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
 
 from markupsafe import Markup
 
@@ -24,7 +27,9 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
     if abs(x) >= 1e6:  # a diverging run: digits past the fourth say nothing
         mantissa, exponent = f"{x:.3e}".split("e")
         return f"{mantissa}e{int(exponent)}".replace("-", minus)
-    text = f"{x:.{places}f}"
+    # rounded half up on the decimal the value stands for, as the answer key and its accepted
+    # intervals round (derive/intervals.py): binary formatting prints 0.1015 as 0.101
+    text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     if text in ("-0", ""):

@@ -31,7 +31,10 @@ LECTURE_ANSWERS = {
 
 
 def rnd(x: float, places: int) -> float:
-    return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    """Half up, as a person rounds the number a sum of decimals really is: the double's noise
+    past 15 significant digits (0.1 * 0.05 = 0.005000000000000001) is not a digit."""
+    return float(Decimal(f"{x:.15g}").quantize(Decimal(1).scaleb(-places),
+                                              rounding=ROUND_HALF_UP))
 
 
 def written(x: float, places: int) -> str:

@@ -84,6 +84,10 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
     from derive.output import check_output_dir
 
     check_output_dir(output, force)  # refuse before any work
+    if fmt == "qti":
+        from render.quiz import check_canvas_places
+
+        check_canvas_places(decimals)  # Canvas marks at most 4 places: say so before any work
     bar = _Progress(variants)
     try:
         result = api.problems(kinds_text, variants, seed, network=network_text,

@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import sympy
 
 from derive.errors import DeriveError
 
 from derive.numeric import functions
 from derive.problemset.common import (Problem, check_distinct, check_finite, choose, distractors,
-                                    grid, need, places_for, shown, tolerance)
+                                    grid, need, places_for, shown, answer_keys)
 from derive.symbolic import cache
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES, activation_def, loss_def
 
@@ -64,7 +65,7 @@ def generate_activation(rng, options, pid: str) -> Problem:
     # the student's route: f' from the output rounded to the places shown
     routes = [fp, _fprime(act, z, shown(f, places["f"]))]
     answers = {"f": f, "fprime": fp}
-    tol = {"f": tolerance(f, [f], places["f"]), "fprime": tolerance(fp, routes, places["fprime"])}
+    keys = answer_keys(answers, places, {"fprime": routes[1:]})
     check_distinct(answers, places)
     choices = {}
     if options.choices:
@@ -77,9 +78,14 @@ def generate_activation(rng, options, pid: str) -> Problem:
     facts = {"function": record["function"]["expression"],
              "derivative": record["derivative"]["expression"],
              "derivative_from_output": (record["derivative_from_output"] or {}).get("expression")}
-    solution = {"activations": [record], "z": z, "f": f, "fprime": fp, "name": name}
-    return Problem("activation", pid, spec, answers, tol, places, solution=solution,
-                   choices=choices, facts=facts)
+    # the parameters f depends on (alpha of leaky_relu and elu): the statement prints them
+    params = [{"name": k, "tex": sympy.latex(sympy.Symbol(k)), "value": v}
+              for k, v in act.params]
+    solution = {"activations": [record], "z": z, "f": f, "fprime": fp, "name": name,
+                "params": params}
+    return Problem("activation", pid, spec, answers, places=places, solution=solution,
+                   choices=choices, facts=facts, **keys,
+                   ask=tuple(choices) if choices else tuple(answers))
 
 
 def _outputs(rng, name: str | None, loss: str, K: int):
@@ -107,7 +113,7 @@ def _range(act) -> tuple[float, float]:
     return (lo if abs(lo) < 1e6 else -math.inf), (hi if abs(hi) < 1e6 else math.inf)
 
 
-def loss_range(loss_fn, act_name: str | None, t: np.ndarray) -> dict:
+def loss_range(loss_fn, act_name: str | None, t: np.ndarray, params=()) -> dict:
     """Infimum and supremum of the loss over the outputs the activation can give, for
     targets t; each end marked reached or not (a sigmoid never reaches 0 or 1)."""
     def outputs(reach: float) -> np.ndarray:
@@ -115,7 +121,7 @@ def loss_range(loss_fn, act_name: str | None, t: np.ndarray) -> dict:
             # probabilities strictly inside (0, 1), as close to the ends as `reach` says
             return np.concatenate([[10.0 ** -reach], np.linspace(0.0, 1.0, 20001)[1:-1],
                                    [1 - 10.0 ** -reach]])
-        return functions.activation(act_name)(np.linspace(-reach, reach, 20001))
+        return functions.activation(act_name, params)(np.linspace(-reach, reach, 20001))
 
     def extremes(o, target, K):
         with np.errstate(all="ignore"):
@@ -157,7 +163,7 @@ def generate_loss(rng, options, pid: str) -> Problem:
         answers["loss_max"] = rng_["high"]
     check_finite(answers)
     places = {n: places_for("loss", d) for n in answers}
-    tol = {n: tolerance(v, [v], places[n]) for n, v in answers.items()}
+    keys = answer_keys(answers, places)
     check_distinct(answers, places)
     choices = {}
     if options.choices:
@@ -168,11 +174,45 @@ def generate_loss(rng, options, pid: str) -> Problem:
                     else value * K,
                     "the sign": -value}
         choices["loss"] = distractors(rng, value, places["loss"], mistakes, options.choices)
+    # sup E is asked of every variant, bounded or not, as a choice that offers "unbounded"
+    # (a quiz's question group must hold the same question for every variant)
+    sup = {"loss_max": _sup_choice(rng, rng_["high"], K, places["loss"], options.choices or 4)}
+    if rng_["high"] is None:
+        keys["words"]["loss_max"] = "unbounded"
+    ask = ("loss", "loss_max") if options.choices else ("loss", "loss_min", "loss_max")
     spec = {"loss": name, "output_activation": act_name, "outputs": o.tolist(),
             "targets": t.tolist()}
     record = cache.loss(loss_def(name))
     solution = {"loss": record, "loss_value": value, "range": rng_,
                 "loss_terms": [{"unit": k + 1, "target": float(t[k]), "out": float(o[k])}
-                               for k in range(K)], "K": K, "output_activation": act_name}
-    return Problem("loss", pid, spec, answers, tol, places, solution=solution, choices=choices,
-                   facts={"range": rng_})
+                               for k in range(K)], "K": K, "output_activation": act_name,
+                "output_params": dict(functions.activation(act_name).params) if act_name else {}}
+    return Problem("loss", pid, spec, answers, places=places, solution=solution,
+                   choices=choices, facts={"range": rng_}, **keys, ask=ask, options=sup)
+
+
+UNBOUNDED = "unbounded"
+
+
+def _sup_choice(rng, high: float | None, K: int, places: int, n: int) -> list[dict]:
+    """The options for sup E: the supremum (or "unbounded") among n; "unbounded" last."""
+    n = max(2, n)
+    word = {"value": None, "word": UNBOUNDED, "correct": high is None,
+            "mistake": None if high is None else
+            "the loss is bounded here: the output activation keeps every output in a range "
+            "where each term of the loss stays finite"}
+    if high is None:
+        wrong, taken = [], set()
+        for v in (K / 2, float(K), 1.0, 2.0 * K, 4.0 * K):
+            if len(wrong) == n - 1:
+                break
+            if shown(v, places) not in taken:
+                taken.add(shown(v, places))
+                wrong.append({"value": float(v), "correct": False,
+                              "mistake": "E grows without limit as an output approaches the "
+                                         "end where its term of the loss is infinite"})
+        return wrong + [word]
+    mistakes = {"the other convention of the squared error (a factor 2)": high * 2,
+                "half the other convention's value": high / 2,
+                "the bound of one unit times K": high * K}
+    return distractors(rng, high, places, mistakes, n - 1) + [word]

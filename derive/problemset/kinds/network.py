@@ -4,8 +4,11 @@ Givens are drawn on hand-friendly grids (weights and biases to one decimal, inpu
 or 1) and are exactly what the statement prints.  Answers come from derive's own chain
 (derive.numeric.network.step); for backward and update the statement also prints the values
 of the earlier passes, rounded, and the answers are computed from those printed values.
-The tolerance of each answer covers the exact chain, the chain rounded by hand as one goes
-and the chain from the printed values.  Multiple-choice distractors come from re-running the
+The right values of each answer are those of the exact chain and of the chain rounded by hand
+as one goes; for backward and update the key is the exact chain from the printed values (what
+the student is given) and its worked solution shows that chain, so the answer line and the
+tables read the same digits; rounding by hand from them, or carrying the network's forward pass
+unrounded, are right too.  Multiple-choice distractors come from re-running the
 chain with one classic mistake switched on (see `chain`).
 """
 
@@ -17,9 +20,9 @@ from dataclasses import replace
 import numpy as np
 
 from derive.numeric import functions
-from derive.numeric.network import Network, Rounding, step
-from derive.problemset.common import (Problem, check_distinct, check_finite, choose,
-                                    distractors, grid, need, places_for, tolerance)
+from derive.numeric.network import Network, Rounding, StepTrace, step
+from derive.problemset.common import (Problem, answer_keys, check_distinct, check_finite,
+                                    choose, distractors, grid, need, places_for)
 from derive.spec import from_dict
 from derive.worked import worked_example
 from derive.symbolic.definitions import ACTIVATIONS, activation_def
@@ -282,15 +285,20 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
         check_distinct({n: exact[n] for n in names}, places, lambda a, b: _tie_ok(a, b, exact))
     hand_t = step(spec, 0, "hand", d)
     hand = _flat(hand_t)
-    chains = [exact, hand]
+    shown_t = exact_t
     if kind in ("backward", "update"):
+        # the student starts from the printed (hand-rounded) earlier values: the exact chain
+        # is the one computed exactly from them, and the worked solution shows that chain
         printed = _from_printed(spec, hand, d, with_errs=(kind == "update"))
         answers_all = {**exact, **printed}
-        chains.append(printed)
+        shown_t = _printed_trace(hand_t, printed, d)
     else:
         answers_all = exact
     answers = {n: answers_all[n] for n in names}
-    tol = {n: tolerance(answers[n], [c[n] for c in chains], places[n]) for n in names}
+    # right routes besides the key's: rounding by hand as one goes and, for backward and
+    # update, the network's own exact chain (the forward pass carried unrounded)
+    others = [hand, exact] if kind in ("backward", "update") else [hand]
+    keys = answer_keys(answers, places, {n: [c[n] for c in others] for n in names})
     check_distinct(answers, places, lambda a, b: _tie_ok(a, b, answers))
     givens = {}
     if kind == "backward":
@@ -313,13 +321,23 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
                 mistakes["the error term of the wrong unit"] = spec_param(spec, name) + \
                     spec.learning_rate * givens[f"Err{j}"] * givens.get(f"o{j}", 1.0)
         choices[name] = distractors(rng, answers[name], places[name], mistakes, options.choices)
-    doc = worked_example(spec, 0, "hand" if kind in ("backward", "update") else "exact", d,
-                         traces=(exact_t, hand_t))
+    doc = worked_example(spec, 0, "exact", d, traces=(shown_t, hand_t))
     # the rounding note speaks only of what this problem asks for
     doc = replace(doc, differences=tuple(x for x in doc.differences
                                          if x["name"].removeprefix("new ") in answers))
-    return Problem(kind=kind, id=pid, spec=spec.to_dict(), answers=answers, tolerance=tol,
-                   places=places, givens=givens, solution=doc, choices=choices)
+    return Problem(kind=kind, id=pid, spec=spec.to_dict(), answers=answers, places=places,
+                   givens=givens, solution=doc, choices=choices, **keys,
+                   ask=tuple(choices) if choices else tuple(answers))
+
+
+def _printed_trace(hand_t: StepTrace, printed: dict, decimals: int) -> StepTrace:
+    """The step as computed exactly from the printed values: the hand chain's forward pass
+    (what is printed), then error terms, gradients and updates from `printed`."""
+    backward = {n: printed[n] for n in hand_t.backward}
+    gradients = {n: printed.get(f"d{n}", hand_t.gradients[n]) for n in hand_t.gradients}
+    update = {n: printed.get(n, hand_t.update[n]) for n in hand_t.update}
+    return StepTrace(hand_t.loss, dict(hand_t.forward), backward, gradients, update, "exact",
+                     decimals)
 
 
 def spec_param(spec, name: str) -> float:
