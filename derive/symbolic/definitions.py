@@ -55,8 +55,10 @@ register_activation(ActivationDef(
     "sigmoid", "1/(1 + exp(-z))", "the logistic function; outputs in (0, 1)", symbol="σ"))
 register_activation(ActivationDef(
     "tanh", "tanh(z)", "the hyperbolic tangent; outputs in (-1, 1)", symbol="tanh"))
+# written with where, not max(0, z): max splits the gradient evenly at a tie (0.5 at z = 0), as
+# torch.maximum does, while relu'(0) = 0 (PyTorch's relu); the function is the same
 register_activation(ActivationDef(
-    "relu", "max(0, z)", "the rectified linear unit; 0 for z ≤ 0", symbol="relu"))
+    "relu", "where(z <= 0, 0, z)", "the rectified linear unit; 0 for z ≤ 0", symbol="relu"))
 register_activation(ActivationDef(
     "linear", "z", "the identity; for regression outputs", symbol="f"))
 register_activation(ActivationDef(
