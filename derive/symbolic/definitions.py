@@ -8,7 +8,7 @@ choices, documentation — follows from the expression.  Adding one is adding on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from derive.errors import DeriveError, unknown
 
@@ -137,6 +137,19 @@ def loss_def(name: str) -> LossDef:
         return LOSSES[name]
     except KeyError:
         raise unknown("loss", name, LOSSES) from None
+
+
+def at_params(defn: ActivationDef, params=()) -> ActivationDef:
+    """The definition with its parameters set to these values (unknown names refused).
+
+    Its derivation record (derive.symbolic.cache) is then derived for these very values: the
+    form of f' in the unit's output is offered only where it holds for them (leaky_relu's
+    holds for alpha >= 0, not below), and the range is the range for them.  With the defaults
+    it is the definition itself, so the everyday path finds the same record."""
+    values = check_params(defn, dict(params))
+    if values == defn.defaults:
+        return defn
+    return replace(defn, params=tuple((name, values[name]) for name, _ in defn.params))
 
 
 def check_params(defn: ActivationDef, params: dict) -> dict[str, float]:

@@ -40,13 +40,11 @@ MISTAKES = {
 
 
 def output_range(name: str, params: dict | None = None) -> tuple[float, float]:
-    """Where a unit's output lies, read off the activation far out on both sides."""
-    act = functions.activation(name, tuple(sorted((params or {}).items())))
-    if not activation_def(name).elementwise:
-        return 0.0, 1.0
-    z = np.array([-40.0, 40.0])
-    lo, hi = (float(v) for v in act(z))
-    return (lo if abs(lo) < 1e6 else -math.inf), (hi if abs(hi) < 1e6 else math.inf)
+    """Where a unit's output lies: the range SymPy found for the activation with these
+    parameters (leaky_relu with alpha < 0 gives [0, ∞): both of its sides are positive)."""
+    rng = functions.activation(name, tuple(sorted((params or {}).items()))).record["range"]
+    return (-math.inf if rng["low"] is None else rng["low"],
+            math.inf if rng["high"] is None else rng["high"])
 
 
 def _output_activation(activation: str, loss: str) -> str:
@@ -74,8 +72,9 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
         biases = [float(choose(rng, [b for b in BIASES if abs(b) not in np.abs(row)]))
                   for row in rows]
         act = out_act if n == len(sizes) - 2 else activation
-        layers.append({"activation": act, "weights": rows, "biases": biases})
-    lo, hi = output_range(out_act)
+        layers.append({"activation": act, "weights": rows, "biases": biases,
+                       **options.params_for(act)})
+    lo, hi = output_range(out_act, options.params_for(out_act))
     exs = []
     for _ in range(examples):
         x = [float(v) if rng.random() < 0.8 else float(choose(rng, FRACTIONS))
@@ -101,7 +100,9 @@ def revive(raw: dict) -> dict:
     Draws for ReLU networks would otherwise almost never have every unit alive."""
     x = np.array(raw["examples"][0]["input"], dtype=float)
     for layer in raw["layers"]:
-        act = functions.activation(layer["activation"])
+        params = activation_def(layer["activation"]).defaults
+        act = functions.activation(layer["activation"],
+                                   tuple(sorted((k, layer.get(k, v)) for k, v in params.items())))
         W, b = np.array(layer["weights"]), np.array(layer["biases"])
         i = W @ x + b
         if activation_def(layer["activation"]).elementwise:
