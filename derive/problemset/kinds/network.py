@@ -31,6 +31,7 @@ BIASES = grid(-0.5, 0.5, 0.1)
 FRACTIONS = grid(0.1, 0.9, 0.1)
 MISTAKES = {
     "loss_factor": "the factor 2 of the loss convention (E = Σ(t−o)² against ½Σ(t−o)²)",
+    "output_fprime": "f′(i) left out of the output unit's error term (Err = −∂E/∂o)",
     "sign": "the sign of the update (w − η·Err·o)",
     "updated_weights": "the already-updated weights in the backward pass",
     "derivative_of_net": "f′ taken of the net input (i(1−i) instead of o(1−o))",
@@ -118,7 +119,8 @@ def revive(raw: dict) -> dict:
 
 def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
     """One step of spec written out again with optional classic mistakes switched on;
-    flat dict under the answer names (i4, o4, loss, Err4, dw1_4, db4, w1_4, b4)."""
+    flat dict under the answer names (i4, o4, loss, Err4, dw1_4, db4, w1_4, b4), or None
+    where a mistake cannot be made in this network."""
     net = Network(spec)
     ex = spec.examples[example]
     T = np.array([ex.target], dtype=float)
@@ -143,7 +145,12 @@ def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
     sign = -1.0 if "sign" in mistakes else 1.0
     errs = [None] * (L + 1)
     new = [None] * (L + 1)
-    errs[L] = -g * fprime(L)
+    if "output_fprime" in mistakes:
+        if not net.acts[-1].elementwise:
+            return None  # a softmax layer's error term has no single factor f′ to leave out
+        errs[L] = -g  # t − o for half_sse: the factor f′(i) forgotten
+    else:
+        errs[L] = -g * fprime(L)
     for n in range(L, 0, -1):
         if n < L:
             W_next = new[n + 1][0] if "updated_weights" in mistakes else net.params[n][0]
@@ -305,7 +312,8 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
         for m, label in MISTAKES.items():
             if kind == "update" and m not in ("sign",):
                 continue  # the error terms are given: only the update itself can go wrong
-            mistakes[label] = chain(spec, frozenset([m]))[name]
+            wrong = chain(spec, frozenset([m]))
+            mistakes[label] = None if wrong is None else wrong[name]
         if kind == "update":
             j = int(name[1:].split("_")[0])
             mistakes["η forgotten"] = answers[name] + (answers[name] - spec_param(spec, name)) \
