@@ -226,3 +226,37 @@ def test_alpha_refused_where_it_means_nothing():
     assert r.exit_code == 2 and "no parameter alpha" in r.output
     with pytest.raises(Exception, match="--alpha"):
         api.problems("forward", alpha=0.5)
+
+
+def test_erf_has_no_output_form_and_is_not_refused():
+    """derive activation --expr "erf(z)": its form in the output would need erfinv, which has
+    no numeric form; that means derivative_from_output is null, not a refusal."""
+    import math
+
+    import sympy as sp
+
+    r = CliRunner().invoke(main, ["activation", "--expr", "erf(z)", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["derivative_from_output"] is None
+    assert data["no_output_form"] == {"reason": "no_numeric_form", "needs": "erfinv"}
+    z = sp.Symbol("z", real=True)
+    assert sp.simplify(sp.sympify(data["derivative"], locals={"z": z})
+                       - sp.diff(sp.erf(z), z)) == 0
+    assert data["range"]["text"] == "(−1, 1)"  # erf never reaches ±1 (erf(6) is 1.0 in floats)
+    text = CliRunner().invoke(main, ["activation", "--expr", "erf(z)"]).output
+    assert "needs erfinv" in text
+    # and a network with erf units trains with f'(i) = 2/√π e^{-i²}
+    spec = {"loss": "half_sse", "learning_rate": 0.5,
+            "layers": [{"activation": "custom", "expression": "erf(z)",
+                        "weights": [[0.3, -0.8]], "biases": [0.15]},
+                       {"activation": "sigmoid", "weights": [[0.7]], "biases": [-0.35]}],
+            "examples": [{"input": [1.0, 0.5], "target": [0.2]}]}
+    got = api.example(spec).gradients
+    i3 = 0.3 - 0.4 + 0.15
+    o3 = math.erf(i3)
+    o4 = 1 / (1 + math.exp(-(0.7 * o3 - 0.35)))
+    err4 = (0.2 - o4) * o4 * (1 - o4)
+    err3 = 2 / math.sqrt(math.pi) * math.exp(-i3 ** 2) * 0.7 * err4
+    assert got["b3"] == pytest.approx(-err3, rel=1e-12)
+    assert got["w1_3"] == pytest.approx(-err3 * 1.0, rel=1e-12)
