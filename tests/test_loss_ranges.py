@@ -176,3 +176,20 @@ def test_every_loss_is_convex_in_its_output(loss):
     grid = np.linspace(0.001, 0.999, 200)
     for tv in (0.0, 0.3, 1.0):
         assert np.all(np.asarray(second(grid, tv, 3.0)) >= 0)
+
+
+def test_loss_problems_keep_to_valid_combinations():
+    """bce needs outputs in (0, 1): with leaky_relu outputs it is never drawn, and asked for
+    it is refused with the reason (it used to give a problem, and a range, for any outputs)."""
+    pset = api.problems("loss", variants=12, seed=2, activation="leaky_relu", alpha=-0.5)
+    drawn = {v["problems"][0]["spec"]["loss"] for v in pset.answers["variants"]}
+    assert "bce" not in drawn and drawn
+    for v in pset.answers["variants"]:
+        p = v["problems"][0]
+        if p["spec"]["output_activation"] == "leaky_relu":  # (ce takes a softmax layer)
+            assert p["spec"]["alpha"] == -0.5
+            assert min(p["spec"]["outputs"]) >= 0  # leaky_relu with alpha < 0: [0, ∞)
+            assert p["facts"]["range"]["low_reached"] is True
+    r = CliRunner().invoke(main, ["problems", "--kinds", "loss", "--activation", "leaky_relu",
+                                  "--loss", "bce", "-o", "unused-dir"])
+    assert r.exit_code == 2 and "bce" in r.output

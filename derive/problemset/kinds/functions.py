@@ -84,11 +84,10 @@ def generate_activation(rng, options, pid: str) -> Problem:
                    choices=choices, facts=facts)
 
 
-def _outputs(rng, name: str | None, loss: str, K: int, params: dict):
+def _outputs(rng, act: str, K: int, params: dict):
     """Predictions and targets the loss is defined for (DESIGN.md's valid combinations): a
     softmax layer's outputs are probabilities that sum to 1 with a one-hot target; other
     outputs are drawn inside the output activation's range (for its parameters)."""
-    act = "softmax" if loss == "ce" else name or "sigmoid"
     if not activation_def(act).elementwise:
         cuts = np.sort(rng.choice(np.arange(5, 96, 5), size=K - 1, replace=False))
         o = np.diff(np.concatenate([[0], cuts, [100]])) / 100.0
@@ -108,12 +107,30 @@ def _outputs(rng, name: str | None, loss: str, K: int, params: dict):
     return act, np.round(o, 2), np.round(t, 2)
 
 
+def _valid_with(loss: str, activation: str | None) -> bool:
+    """DESIGN.md's valid combinations (ce takes its own softmax layer; bce needs outputs in
+    (0, 1)): a loss problem never asks for the loss of outputs the loss is not defined for."""
+    from derive.spec import check_pairing
+
+    try:
+        check_pairing(loss, "softmax" if loss == "ce" else activation or "sigmoid")
+    except DeriveError:
+        return False
+    return True
+
+
 def generate_loss(rng, options, pid: str) -> Problem:
-    name = options.loss or choose(rng, list(LOSSES))
+    if options.loss is not None and not _valid_with(options.loss, options.activation):
+        from derive.spec import check_pairing
+
+        check_pairing(options.loss, options.activation)  # refused, with the reason
+    name = options.loss or choose(rng, [n for n in LOSSES
+                                        if _valid_with(n, options.activation)])
     loss_fn = functions.loss(name)
     K = int(rng.integers(2, 4)) if options.network[-1] == 1 else options.network[-1]
-    params = options.params_for(options.activation) if options.activation else {}
-    act_name, o, t = _outputs(rng, options.activation, name, K, params)
+    act_name = "softmax" if name == "ce" else options.activation or "sigmoid"
+    params = options.params_for(act_name)  # alpha where the output activation takes one
+    act_name, o, t = _outputs(rng, act_name, K, params)
     d = options.decimals
     value = float(loss_fn.per_example(o[None, :], t[None, :])[0])
     # the range over the outputs this layer can produce: the same function as `derive loss`
