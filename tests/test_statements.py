@@ -18,7 +18,8 @@ from derive.numeric import functions
 from derive.numeric.network import step
 from derive.problemset import KINDS, generate
 from derive.problemset.common import Options
-from derive.problemset.kinds.functions import loss_range, usable_activations
+from derive.numeric.ranges import loss_range
+from derive.problemset.kinds.functions import usable_activations
 from derive.spec import from_dict
 from render import PROBLEM_LABELS, render
 from render.filters import given
@@ -132,10 +133,9 @@ def test_loss_problems_state_what_their_range_depends_on(activation, loss):
     if act:
         assert f"activation {act}" in text
         for k, value in functions.activation(act).params:
-            loss_fn = functions.loss(loss)
-            t = np.array(p.spec["targets"])
-            changes = loss_range(loss_fn, act, t, ((k, value * 1.7 + 0.3),)) != \
-                loss_range(loss_fn, act, t)
+            t = tuple(p.spec["targets"])
+            changes = loss_range(loss, act, ((k, value * 1.7 + 0.3),), t) != \
+                loss_range(loss, act, (), t)
             assert printed(text, "\\" + k, value) or not changes, (p.id, k)
     for n in ("loss",):
         assert states_places(text, p.places[n])

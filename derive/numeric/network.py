@@ -83,7 +83,8 @@ class Network:
             if not act.elementwise and n != len(self.acts) - 1:
                 raise DeriveError(f"layer {n + 1}: '{act.name}' is for the output layer only")
         self.loss = functions.loss(spec.loss)
-        self.pairing = functions.pairing(spec.loss, spec.layers[-1].activation)
+        self.pairing = functions.pairing(spec.loss, spec.layers[-1].activation,
+                                         spec.layers[-1].params)
         self.clipped = False  # set when a loss had to clip a log (outputs exactly 0 or 1)
         if params is None:
             params = [(np.array(layer.weights, dtype=float), np.array(layer.biases, dtype=float))

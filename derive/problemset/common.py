@@ -35,9 +35,23 @@ class Options:
     decimals: int = 3
     choices: int | None = None
     dead_units: bool = False  # asked for: a hidden unit that is dead (flat), and what follows
+    alpha: float | None = None  # leaky_relu's or elu's alpha, for every layer that takes one
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if out["alpha"] is None:
+            del out["alpha"]  # answers.json unchanged where no alpha was chosen
+        return out
+
+    def params_for(self, activation: str) -> dict:
+        """The parameters a layer with this activation gets: the chosen alpha where it has
+        one (leaky_relu, elu), else its defaults (stated in every problem all the same)."""
+        from derive.symbolic.definitions import activation_def
+
+        defaults = activation_def(activation).defaults
+        if self.alpha is not None and "alpha" in defaults:
+            return {**defaults, "alpha": float(self.alpha)}
+        return defaults
 
 
 @dataclass(frozen=True)

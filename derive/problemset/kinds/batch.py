@@ -63,7 +63,7 @@ def batch_step(spec, batch: int, rnd: Rounding = Rounding(), mistake: str | None
 def generate_batch(rng, options, pid: str) -> Problem:
     n_in = min(options.network[0], 3)
     sub = Options(network=(n_in, 1), activation=options.activation, loss=options.loss,
-                  lr=options.lr, decimals=options.decimals)
+                  lr=options.lr, decimals=options.decimals, alpha=options.alpha)
     spec = from_dict(revive(draw_spec(rng, sub, examples=EXAMPLES, min_nonzero=1)),
                      "generated dataset")
     need(len({ex.input for ex in spec.examples}) == EXAMPLES, "repeated example")

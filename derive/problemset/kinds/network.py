@@ -34,6 +34,7 @@ BIASES = grid(-0.5, 0.5, 0.1)
 FRACTIONS = grid(0.1, 0.9, 0.1)
 MISTAKES = {
     "loss_factor": "the factor 2 of the loss convention (E = Σ(t−o)² against ½Σ(t−o)²)",
+    "output_fprime": "f′(i) left out of the output unit's error term (Err = −∂E/∂o)",
     "sign": "the sign of the update (w − η·Err·o)",
     "updated_weights": "the already-updated weights in the backward pass",
     "derivative_of_net": "f′ taken of the net input (i(1−i) instead of o(1−o))",
@@ -43,13 +44,11 @@ MISTAKES = {
 
 
 def output_range(name: str, params: dict | None = None) -> tuple[float, float]:
-    """Where a unit's output lies, read off the activation far out on both sides."""
-    act = functions.activation(name, tuple(sorted((params or {}).items())))
-    if not activation_def(name).elementwise:
-        return 0.0, 1.0
-    z = np.array([-40.0, 40.0])
-    lo, hi = (float(v) for v in act(z))
-    return (lo if abs(lo) < 1e6 else -math.inf), (hi if abs(hi) < 1e6 else math.inf)
+    """Where a unit's output lies: the range SymPy found for the activation with these
+    parameters (leaky_relu with alpha < 0 gives [0, ∞): both of its sides are positive)."""
+    rng = functions.activation(name, tuple(sorted((params or {}).items()))).record["range"]
+    return (-math.inf if rng["low"] is None else rng["low"],
+            math.inf if rng["high"] is None else rng["high"])
 
 
 def _output_activation(activation: str, loss: str) -> str:
@@ -77,8 +76,9 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
         biases = [float(choose(rng, [b for b in BIASES if abs(b) not in np.abs(row)]))
                   for row in rows]
         act = out_act if n == len(sizes) - 2 else activation
-        layers.append({"activation": act, "weights": rows, "biases": biases})
-    lo, hi = output_range(out_act)
+        layers.append({"activation": act, "weights": rows, "biases": biases,
+                       **options.params_for(act)})
+    lo, hi = output_range(out_act, options.params_for(out_act))
     exs = []
     for _ in range(examples):
         x = [float(v) if rng.random() < 0.8 else float(choose(rng, FRACTIONS))
@@ -104,7 +104,9 @@ def revive(raw: dict) -> dict:
     Draws for ReLU networks would otherwise almost never have every unit alive."""
     x = np.array(raw["examples"][0]["input"], dtype=float)
     for layer in raw["layers"]:
-        act = functions.activation(layer["activation"])
+        params = activation_def(layer["activation"]).defaults
+        act = functions.activation(layer["activation"],
+                                   tuple(sorted((k, layer.get(k, v)) for k, v in params.items())))
         W, b = np.array(layer["weights"]), np.array(layer["biases"])
         i = W @ x + b
         if activation_def(layer["activation"]).elementwise:
@@ -120,7 +122,8 @@ def revive(raw: dict) -> dict:
 
 def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
     """One step of spec written out again with optional classic mistakes switched on;
-    flat dict under the answer names (i4, o4, loss, Err4, dw1_4, db4, w1_4, b4)."""
+    flat dict under the answer names (i4, o4, loss, Err4, dw1_4, db4, w1_4, b4), or None
+    where a mistake cannot be made in this network."""
     net = Network(spec)
     ex = spec.examples[example]
     T = np.array([ex.target], dtype=float)
@@ -145,7 +148,12 @@ def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
     sign = -1.0 if "sign" in mistakes else 1.0
     errs = [None] * (L + 1)
     new = [None] * (L + 1)
-    errs[L] = -g * fprime(L)
+    if "output_fprime" in mistakes:
+        if not net.acts[-1].elementwise:
+            return None  # a softmax layer's error term has no single factor f′ to leave out
+        errs[L] = -g  # t − o for half_sse: the factor f′(i) forgotten
+    else:
+        errs[L] = -g * fprime(L)
     for n in range(L, 0, -1):
         if n < L:
             W_next = new[n + 1][0] if "updated_weights" in mistakes else net.params[n][0]
@@ -312,7 +320,8 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
         for m, label in MISTAKES.items():
             if kind == "update" and m not in ("sign",):
                 continue  # the error terms are given: only the update itself can go wrong
-            mistakes[label] = chain(spec, frozenset([m]))[name]
+            wrong = chain(spec, frozenset([m]))
+            mistakes[label] = None if wrong is None else wrong[name]
         if kind == "update":
             j = int(name[1:].split("_")[0])
             mistakes["η forgotten"] = answers[name] + (answers[name] - spec_param(spec, name)) \
