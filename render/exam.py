@@ -10,11 +10,11 @@ line per problem (a variant's problems under it), and reads back as the set's an
 from __future__ import annotations
 
 import json
-
 from functools import lru_cache
 
 from markupsafe import Markup
 
+from derive.problemset import fifteen  # every number at 15 significant digits (DESIGN.md)
 from render import environment, filters
 
 # the headings of the groups of an answer table (derive.problemset.sheet)
@@ -64,14 +64,20 @@ def _json(value) -> str:
 def _answers_head(seed: int, kinds, options: dict) -> str:
     """answers.json up to its list of variants."""
     return (f'{{\n  "seed": {_json(seed)},\n  "kinds": {_json(list(kinds))},\n'
-            f'  "options": {_json(options)},\n  "variants": [')
+            f'  "options": {_json(fifteen(options))},\n  "variants": [')
 
 
 def _answers_entry(variant) -> str:
     """A variant's entry of answers.json: one line per problem."""
-    problems = ",\n".join("      " + _json(p.key()) for p in variant.problems)
+    problems = ",\n".join("      " + _json(fifteen(p.key())) for p in variant.problems)
     return (f'    {{"variant": {variant.number}, "id": {_json(variant.id)}, "problems": [\n'
             f'{problems}\n    ]}}')
+
+
+def answers_text(seed: int, kinds, options, variants) -> str:
+    """answers.json of a set held whole, laid out as SetWriter streams it."""
+    entries = ",\n".join(_answers_entry(v) for v in variants)
+    return _answers_head(seed, kinds, options.to_dict()) + "\n" + entries + "\n  ]\n}\n"
 
 
 class SetWriter:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+
+from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
+from derive.numeric.network import round_half_up  # the same rule, fast away from a tie
 
 from markupsafe import Markup
 
@@ -25,7 +29,15 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
     if abs(x) >= 1e6:  # a diverging run: digits past the fourth say nothing
         mantissa, exponent = f"{x:.3e}".split("e")
         return f"{mantissa}e{int(exponent)}".replace("-", minus)
-    text = f"{x:.{places}f}"
+    # rounded half up on the decimal the value stands for, as the answer key and its accepted
+    # intervals round (derive/intervals.py): binary formatting prints 0.1015 as 0.101.
+    # round_half_up is that rounding (Decimal only near a tie); the float it returns prints
+    # back as its digits at these places (below 1e6, up to 9 places: 15 significant digits)
+    if 0 <= places <= 9:
+        text = f"{round_half_up(x, places):.{places}f}"
+    else:
+        text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP),
+                      "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     if text in ("-0", ""):

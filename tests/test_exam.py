@@ -86,13 +86,22 @@ def markdown_cells(md: str) -> dict:
 
 
 def key_columns(problem: dict) -> list:
-    return [f"{problem['kind']}.{name}" for name in problem["answers"]]
+    """The columns of a problem: its answers, then those given only in words."""
+    words = [n for n in problem.get("words", {}) if n not in problem["answers"]]
+    return [f"{problem['kind']}.{name}" for name in [*problem["answers"], *words]]
+
+
+def shown_values(text: str) -> list:
+    """The values written in a filled box: one number, 'a or b', or a word."""
+    text = text.replace("\\footnotesize", "").replace("$", "").replace("*", "").strip()
+    return [part.strip() for part in text.split(" or ")]
 
 
 @pytest.mark.parametrize("chain", [False, True])
 def test_answer_tables_are_the_keys_columns_and_the_solutions_fill_them(tmp_path, chain):
     """One cell per asked value, in the key's order, named as `derive grade` reads it: empty
-    on the problem sheet; in the solutions holding the key's value at the places asked."""
+    on the problem sheet; in the solutions holding the key's values at the places asked (each
+    in one of its accepted intervals, the key's own value first) or its words."""
     kinds = ALL if not chain else ["activation", "forward", "loss", "backward", "update", "step"]
     for fmt, cells_of in (("latex", latex_cells), ("markdown", markdown_cells)):
         out = tmp_path / fmt
@@ -110,13 +119,21 @@ def test_answer_tables_are_the_keys_columns_and_the_solutions_fill_them(tmp_path
             assert [c for c, _ in blank[v["id"]]] == columns, (fmt, v["id"])
             assert all(value == "" for _, value in blank[v["id"]])
             assert [c for c, _ in filled[v["id"]]] == columns
-            answers = {f"{p['kind']}.{n}": (x, p["places"][n]) for p in v["problems"]
-                       for n, x in p["answers"].items()}
+            problems = {p["kind"]: p for p in v["problems"]}
             for column, text in filled[v["id"]]:
-                value, places = answers[column]
-                shown = float(text)
-                assert len(text.partition(".")[2]) <= places, (column, text)
-                assert abs(shown - value) <= 0.5 * 10.0 ** -places + 1e-12, (column, text, value)
+                kind, name = column.split(".", 1)
+                p = problems[kind]
+                values = shown_values(text)
+                if name in p.get("words", {}):
+                    assert values == [p["words"][name]], (column, text)
+                    continue
+                places = p["places"][name]
+                assert all(len(x.partition(".")[2]) <= places for x in values), (column, text)
+                assert abs(float(values[0]) - p["answers"][name]) <= \
+                    0.5 * 10.0 ** -places + 1e-12, (column, text)
+                for x in values:
+                    assert any(lo - 1e-12 <= float(x) <= hi + 1e-12
+                               for lo, hi in p["accept"][name]), (column, x, p["accept"][name])
 
 
 def test_cells_group_a_layer_a_unit_or_the_error_terms():

@@ -365,25 +365,26 @@ def test_bad_inputs_were_tried():
 
 
 def _half_up(x: float, places: int) -> float:
-    """The definition of rounding for a person (DESIGN.md): the decimal digits of the value
-    as printed, half away from zero."""
-    from decimal import ROUND_HALF_UP, Decimal, localcontext
+    """The definition of rounding for a person (DESIGN.md, derive/intervals.py): the decimal
+    the value stands for, half away from zero, one Decimal operation at a time."""
+    from derive.intervals import rounded
 
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-places),
-                                               rounding=ROUND_HALF_UP)) + 0.0
+    return float(rounded(x, places)) + 0.0
 
 
 # values near and on decimal ties (k + 1/2 in the last place), and anything else
 _ties = st.builds(lambda k, p, e: ((k + 0.5) / 10 ** p + e, p),
                   st.integers(-10 ** 9, 10 ** 9), st.integers(0, 9),
-                  st.sampled_from([0.0, 1e-17, -1e-17, 1e-12, -1e-12]))
+                  st.sampled_from([0.0, 1e-17, -1e-17, 1e-15, -1e-15, 1e-12, -1e-12]))
+# sums whose binary noise sits just beside a tie (the 0.33864999999999995 of 0.33865)
+_noisy = st.builds(lambda a, b, p: ((a / 100) ** 2 + (b / 100) ** 2) / 2 * 10 ** -p,
+                   st.integers(-99, 99), st.integers(-99, 99), st.integers(0, 3)).map(
+    lambda x: (x, 5))
 _any = st.tuples(st.floats(-1e9, 1e9, allow_nan=False), st.integers(0, 12))
 
 
 @settings(max_examples=3000, **SETTINGS)
-@given(st.one_of(_ties, _any))
+@given(st.one_of(_ties, _noisy, _any))
 def test_round_half_up_is_the_decimal_rounding(case):
     """The fast rounding (binary scaling far from a tie) agrees bit for bit with the decimal
     definition, alone and inside arrays small and large."""

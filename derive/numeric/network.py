@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 import numpy as np
 
 from derive.errors import DeriveError
+from derive.intervals import decimal
 from derive.numeric import functions
 from derive.spec import Spec
 
@@ -29,25 +30,27 @@ ROUNDINGS = ("exact", "hand")
 
 
 def _round_decimal(v: float, places: int) -> float:
-    """The definition: the decimal digits shown (repr) rounded half away from zero."""
+    """The definition: the decimal the value stands for, rounded half away from zero."""
     v = float(v)
     if not math.isfinite(v) or abs(v) >= 2.0 ** 52:  # no digits after the point to round
         return v + 0.0
     with localcontext() as ctx:
         ctx.prec = 60  # quantize needs every digit of the result (1e15 at 12 places)
-        return float(Decimal(repr(v)).quantize(Decimal(1).scaleb(-places),
-                                               rounding=ROUND_HALF_UP)) + 0.0
+        # binary noise (0.33864999999999995 for 0.33865) must not decide a tie: the
+        # decimal the value stands for, as derive/intervals.py rounds it
+        return float(decimal(v, places).quantize(Decimal(1).scaleb(-places),
+                                                 rounding=ROUND_HALF_UP)) + 0.0
 
 
-# Far from a tie, scaling in binary decides the rounding as the decimal digits do: |v|·10^p
-# is off from the scaled decimal value by less than |v|·10^p·2^-52 (one rounding of the
-# product, half an ulp between v and its repr), so when the fraction is further than that from
-# one half, floor(s) or floor(s) + 1 is the rounded integer n, and n / 10^p (two exact floats,
-# one correctly rounded division) is the float of the decimal result.  Near a tie (and past
-# 2^52) the decimal definition decides.  Rounding one value at a time through Decimal was a
-# fifth of the time of `derive problems`.
+# Far from a tie, scaling in binary decides the rounding as the decimal digits do: the decimal
+# a value stands for (its repr, or its 15 significant digits) is within |v|·5e-15 of it, and
+# |v|·10^p is off from the scaled decimal by less than s·(5e-15 + 2^-52), so when the fraction
+# of s = |v|·10^p is further than s·1e-14 from one half, floor(s) or floor(s) + 1 is the
+# rounded integer n, and n / 10^p (two exact floats, one correctly rounded division) is the
+# float of the decimal result.  Near a tie (and past 2^52) the decimal definition decides.
+# Rounding one value at a time through Decimal was a fifth of the time of `derive problems`.
 _SCALES = tuple(10.0 ** p for p in range(23))
-_TIE_MARGIN = 2.0 ** -50
+_TIE_MARGIN = 1e-14
 
 
 def _round_fast(v: float, places: int) -> float:
@@ -126,7 +129,8 @@ class Network:
             if not act.elementwise and n != len(self.acts) - 1:
                 raise DeriveError(f"layer {n + 1}: '{act.name}' is for the output layer only")
         self.loss = functions.loss(spec.loss)
-        self.pairing = functions.pairing(spec.loss, spec.layers[-1].activation)
+        self.pairing = functions.pairing(spec.loss, spec.layers[-1].activation,
+                                         spec.layers[-1].params)
         self.clipped = False  # set when a loss had to clip a log (outputs exactly 0 or 1)
         if params is None:
             params = [(np.array(layer.weights, dtype=float), np.array(layer.biases, dtype=float))

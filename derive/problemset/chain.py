@@ -22,8 +22,9 @@ import numpy as np
 from derive.errors import DeriveError
 from derive.marking import Computation
 from derive.numeric.network import StepTrace, step
-from derive.problemset.common import (MAX_ATTEMPTS, Problem, Redraw, check_distinct,
-                                      check_finite, places_for, tolerance)
+from derive.numeric.ranges import loss_range
+from derive.problemset.common import (MAX_ATTEMPTS, Problem, Redraw, answer_keys,
+                                      check_distinct, check_finite, places_for)
 from derive.problemset.kinds import functions as fn_kinds
 from derive.problemset.kinds import network
 from derive.spec import from_dict
@@ -183,11 +184,14 @@ def _draw(rng, links: list[str], numbers: dict, options, variant: str) -> dict:
         names = asked_by[kind]
         answers = {n: values[n] for n in names}
         places = {n: places_for(n, d) for n in names}
-        tol = {n: tolerance(answers[n], [values[n], values_hand[n]], places[n]) for n in names}
         facts, solution = {}, None
         if kind == "loss":
-            answers, places, tol, facts, solution = _loss_parts(spec, answers, places, tol,
-                                                                values, doc)
+            answers, places, facts, solution = _loss_parts(spec, answers, places, values, doc)
+        # the other right route: rounding by hand as one goes (from the printed values)
+        keys = answer_keys(answers, places, {n: [values_hand[n]] for n in answers
+                                             if n in values_hand})
+        if kind == "loss" and facts["range"]["high"] is None:
+            keys["words"]["loss_max"] = "unbounded"
         check_distinct(answers, places, lambda a, b: network._tie_ok(a, b, answers))
         if kind == "loss":
             choices = fn_kinds.loss_choices(rng, spec.loss, answers["loss"], len(solution[
@@ -201,32 +205,32 @@ def _draw(rng, links: list[str], numbers: dict, options, variant: str) -> dict:
                 for (k, own), n in uses.items()]
         own = list(dict.fromkeys(k for (k, mine) in uses if mine))
         problems[kind] = Problem(
-            kind=kind, id=f"{variant}-{kind}", spec=key_spec, answers=answers, tolerance=tol,
-            places=places, givens=givens, solution=solution, choices=choices, facts=facts,
+            kind=kind, id=f"{variant}-{kind}", spec=key_spec, answers=answers, places=places,
+            givens=givens, solution=solution, choices=choices, facts=facts, **keys,
+            ask=tuple(choices) if choices else tuple(answers),
             builds_on=None if kind == first else tuple(f"{variant}-{k}" for k in own),
             chain={"network": numbers[first], "first": kind == first, "uses": refs,
                    "learning_rate": spec.learning_rate})
     return problems
 
 
-def _loss_parts(spec, answers, places, tol, values, doc):
+def _loss_parts(spec, answers, places, values, doc):
     """The loss problem on the chain's network: its value from the outputs, and its range over
-    the outputs the output activation can give, for this example's targets."""
-    from derive.numeric import functions
-
+    the outputs the output layer can give (with its parameters), for this example's targets:
+    the same function as the loss kind's and `derive loss`."""
     L = len(spec.layers)
     units = list(spec.units(L))
-    act_name = spec.layers[-1].activation
+    layer = spec.layers[-1]
+    act_name, params = layer.activation, dict(layer.params)
     targets = np.array(spec.examples[0].target, dtype=float)
-    range_ = fn_kinds.loss_range(functions.loss(spec.loss), act_name, targets)
+    full = loss_range(spec.loss, act_name, tuple(sorted(params.items())), tuple(targets))
+    range_ = {k: full[k] for k in ("low", "low_reached", "high", "high_reached")}
     answers = {"loss": answers["loss"], "loss_min": range_["low"]}
     if range_["high"] is not None:
         answers["loss_max"] = range_["high"]
     places = {n: places["loss"] for n in answers}
-    tol = {"loss": tol["loss"], **{n: tolerance(v, [v], places[n])
-                                   for n, v in answers.items() if n != "loss"}}
     solution = fn_kinds.loss_solution(spec.loss, answers["loss"], range_,
                                       [values[f"o{k}"] for k in units], targets, units,
-                                      act_name)
+                                      act_name, params)
     solution["worked"] = doc  # the network, drawn when the loss problem comes first
-    return answers, places, tol, {"range": range_}, solution
+    return answers, places, {"range": range_}, solution

@@ -1,6 +1,7 @@
 """The fill-in answer table of a problem: one labelled cell per asked value.
 
-The cells are the problem's answers in the order the key holds them (the order of the
+The cells are the problem's answers (and those given only in words, such as an unbounded
+sup E) in the order the key holds them (the order of the
 computation, and of the `KIND.NAME` columns `derive grade` reads), cut into rows a student
 fills one after another: a layer's net inputs and outputs (and the loss beside the outputs
 it comes from), the error terms, the gradients and the new values of each unit's incoming
@@ -93,4 +94,4 @@ def _sheet(kind: str, names: tuple, sizes: tuple) -> tuple:
 
 def answer_sheet(problem) -> tuple:
     """(Group(group, rows=((Cell(name, column, role), ...), ...)), ...) of a problem."""
-    return _sheet(problem.kind, tuple(problem.answers), _sizes(problem.spec))
+    return _sheet(problem.kind, tuple(problem.key_names()), _sizes(problem.spec))
