@@ -364,12 +364,25 @@ def test_bad_inputs_were_tried():
         assert BAD_INPUTS["tracebacks"] == 0
 
 
-def _half_up(x: float, places: int) -> float:
-    """The definition of rounding for a person (DESIGN.md, derive/intervals.py): the decimal
-    the value stands for, half away from zero, one Decimal operation at a time."""
-    from derive.intervals import rounded
+def _definition(x: float, places: int):
+    """The rule of DESIGN.md and derive/intervals.py, written out here one Decimal step at a
+    time: the decimal a value stands for (its repr; its 15 significant digits when its repr is
+    longer and they reach two places past the rounding place), rounded half away from zero."""
+    from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-    return float(rounded(x, places)) + 0.0
+    with localcontext() as ctx:
+        ctx.prec = 80
+        d = Decimal(repr(x))
+        if x != 0 and len(d.as_tuple().digits) > 15:
+            fifteen = Decimal(f"{x:.15g}")
+            if fifteen.adjusted() - 14 <= -(places + 2):
+                d = fifteen
+        out = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return out.copy_abs() if out.is_zero() else out
+
+
+def _half_up(x: float, places: int) -> float:
+    return float(_definition(x, places)) + 0.0
 
 
 # values near and on decimal ties (k + 1/2 in the last place), and anything else
@@ -390,8 +403,12 @@ def test_round_half_up_is_the_decimal_rounding(case):
     definition, alone and inside arrays small and large."""
     from derive.numeric.network import round_half_up
 
+    from derive.intervals import rounded
+
     x, places = case
     want = _half_up(x, places)
+    assert rounded(x, places) == _definition(x, places)
+    assert str(rounded(x, places)) == str(_definition(x, places))  # the same digits shown
     got = round_half_up(x, places)
     assert got == want and math.copysign(1, got) == math.copysign(1, want), (x, places)
     for n in (3, 100):  # a layer (element by element) and a batch (vectorised)

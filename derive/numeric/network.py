@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 import numpy as np
 
 from derive.errors import DeriveError
-from derive.intervals import decimal
+from derive.intervals import TIE_MARGIN, decimal, rounded_float
 from derive.numeric import functions
 from derive.spec import Spec
 
@@ -42,42 +42,23 @@ def _round_decimal(v: float, places: int) -> float:
                                                  rounding=ROUND_HALF_UP)) + 0.0
 
 
-# Far from a tie, scaling in binary decides the rounding as the decimal digits do: the decimal
-# a value stands for (its repr, or its 15 significant digits) is within |v|·5e-15 of it, and
-# |v|·10^p is off from the scaled decimal by less than s·(5e-15 + 2^-52), so when the fraction
-# of s = |v|·10^p is further than s·1e-14 from one half, floor(s) or floor(s) + 1 is the
-# rounded integer n, and n / 10^p (two exact floats, one correctly rounded division) is the
-# float of the decimal result.  Near a tie (and past 2^52) the decimal definition decides.
-# Rounding one value at a time through Decimal was a fifth of the time of `derive problems`.
-_SCALES = tuple(10.0 ** p for p in range(23))
-_TIE_MARGIN = 1e-14
-
-
 def _round_fast(v: float, places: int) -> float:
-    if 0 <= places < len(_SCALES) and math.isfinite(v):
-        scale = _SCALES[places]
-        s = abs(v) * scale
-        if s < 2.0 ** 52:
-            whole = math.floor(s)
-            frac = s - whole
-            if abs(frac - 0.5) > s * _TIE_MARGIN:
-                n = whole + 1 if frac > 0.5 else whole
-                return math.copysign(n, v) / scale + 0.0
-    return _round_decimal(v, places)
+    fast = rounded_float(v, places)  # binary scaling, away from a tie (derive/intervals.py)
+    return fast if fast is not None else _round_decimal(v, places)
 
 
 def _round_array(a: np.ndarray, places: int) -> np.ndarray:
     if a.size <= 64:  # a layer of one example: NumPy's set-up would cost more than the loop
         return np.array([_round_fast(v, places) for v in a.ravel().tolist()],
                         dtype=float).reshape(a.shape)
-    if not 0 <= places < len(_SCALES):
+    if not 0 <= places <= 22:
         return np.vectorize(lambda v: _round_decimal(float(v), places), otypes=[float])(a)
-    scale = _SCALES[places]
+    scale = 10.0 ** places
     with np.errstate(invalid="ignore", over="ignore"):
         s = np.abs(a) * scale
         whole = np.floor(s)
         frac = s - whole
-        sure = np.isfinite(s) & (s < 2.0 ** 52) & (np.abs(frac - 0.5) > s * _TIE_MARGIN)
+        sure = np.isfinite(s) & (s < 2.0 ** 52) & (np.abs(frac - 0.5) > s * TIE_MARGIN)
         out = np.copysign(whole + (frac > 0.5), a) / scale + 0.0
     if not sure.all():
         for idx in zip(*np.nonzero(~sure)):
