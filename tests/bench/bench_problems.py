@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ from conftest import requires_torch
 HERE = Path(__file__).parent
 TIMES = {}
 RSS = {}
+PAIRS = {}
 TIME_V = Path("/usr/bin/time")
 
 
@@ -85,6 +88,41 @@ def test_memory_does_not_grow_with_the_variants(benchmark, tmp_path, env, varian
     assert (out / "solutions.tex").read_text().count("\\closevariant\n") == variants
 
 
+def _timed(cmd, env) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children) of one whole run."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    run(cmd, env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+@requires_torch
+@pytest.mark.benchmark(group="problems-vs-torch-interleaved")
+def test_ratio_with_runs_interleaved(benchmark, out, env):
+    """On a shared machine the load changes from minute to minute: derive and the PyTorch
+    script are run in turns, and the ratio is taken pair by pair (the median of 7 pairs), in
+    wall time and in CPU time."""
+    torch_cmd = [sys.executable, str(HERE / "torch_step.py")]
+    _timed(torch_cmd, env)  # warm both once
+    _timed(problems_cmd(out), env)
+
+    def pairs():
+        return [(_timed(problems_cmd(out), env), _timed(torch_cmd, env)) for _ in range(7)]
+
+    results = benchmark.pedantic(pairs, rounds=1, iterations=1)
+    wall = statistics.median(d[0] / t[0] for d, t in results)
+    cpu = statistics.median(d[1] / t[1] for d, t in results)
+    PAIRS.update(wall=wall, cpu=cpu, derive=statistics.median(d[0] for d, _ in results),
+                 torch=statistics.median(t[0] for _, t in results),
+                 derive_cpu=statistics.median(d[1] for d, _ in results),
+                 torch_cpu=statistics.median(t[1] for _, t in results))
+
+
 @pytest.fixture(scope="module", autouse=True)
 def report_ratio():
     """Print the ratio to the target when both sides ran, and the memory (a report, never a
@@ -94,6 +132,11 @@ def report_ratio():
         ratio = TIMES["derive"] / TIMES["torch"]
         print(f"\nderive problems (1000 step variants): {TIMES['derive']:.2f} s, "
               f"PyTorch one step: {TIMES['torch']:.2f} s, ratio {ratio:.2f} (target <= 1)")
+    if PAIRS:
+        print(f"interleaved pairs (median of 7): derive {PAIRS['derive']:.2f} s "
+              f"({PAIRS['derive_cpu']:.2f} s CPU), PyTorch {PAIRS['torch']:.2f} s "
+              f"({PAIRS['torch_cpu']:.2f} s CPU): ratio {PAIRS['wall']:.2f} in wall time, "
+              f"{PAIRS['cpu']:.2f} in CPU time (target <= 1)")
     if RSS:
         print("peak memory: " + ", ".join(f"{n:,} variants {kb / 1024:.1f} MB"
                                           for n, kb in sorted(RSS.items())))
