@@ -140,8 +140,11 @@ def answer_keys(answers: dict, places: dict, routes: dict | None = None,
             continue
         values = [v, *routes.get(n, ())]
         tol[n] = intervals.half_unit(places[n])
-        acc[n] = intervals.as_json(intervals.accept(values, places[n]))
-        right[n] = [float(r) for r in intervals.right_values(values, places[n])]
+        # intervals.accept, from the right values rounded once
+        shown = intervals.right_values(values, places[n])
+        h = intervals.half_unit_decimal(places[n])
+        acc[n] = intervals.as_json([(r - h, r + h) for r in sorted(shown)])
+        right[n] = [float(r) for r in shown]
     return {"tolerance": tol, "accept": acc, "right": right, "words": words}
 
 
