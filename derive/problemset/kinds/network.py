@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -262,13 +263,14 @@ ASKED = {
 
 
 def _asked(kind: str, spec, names) -> list[str]:
+    return list(_asked_names(kind, tuple(names)))
+
+
+@lru_cache(maxsize=256)  # the same few networks' names, problem after problem
+def _asked_names(kind: str, names: tuple) -> tuple:
     prefixes = ASKED[kind]
-    out = []
-    for name in names:
-        head = "".join(c for c in name if not c.isdigit() and c != "_")
-        if head in prefixes:
-            out.append(name)
-    return out
+    return tuple(name for name in names
+                 if "".join(c for c in name if not c.isdigit() and c != "_") in prefixes)
 
 
 def _headline(kind: str, spec) -> str:
@@ -312,7 +314,8 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
     # update, the network's own exact chain (the forward pass carried unrounded)
     others = [hand, exact] if kind in ("backward", "update") else [hand]
     keys = answer_keys(answers, places, {n: [c[n] for c in others] for n in names})
-    check_distinct(answers, places, lambda a, b: _tie_ok(a, b, answers))
+    if kind in ("backward", "update"):  # the others' answers were checked above, as they are
+        check_distinct(answers, places, lambda a, b: _tie_ok(a, b, answers))
     givens = {}
     if kind == "backward":
         givens = {n: hand[n] for n in hand if n[0] in "io"}
