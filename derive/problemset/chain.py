@@ -203,12 +203,12 @@ def _draw(rng, links: list[str], numbers: dict, options, variant: str) -> dict:
         refs = [{"number": numbers[k], "own": own,
                  "what": list(dict.fromkeys(_family(x) for x in n))}
                 for (k, own), n in uses.items()]
-        own = list(dict.fromkeys(k for (k, mine) in uses if mine))
+        builds = list(dict.fromkeys(k for (k, own) in uses if own))
         problems[kind] = Problem(
             kind=kind, id=f"{variant}-{kind}", spec=key_spec, answers=answers, places=places,
             givens=givens, solution=solution, choices=choices, facts=facts, **keys,
             ask=tuple(choices) if choices else tuple(answers),
-            builds_on=None if kind == first else tuple(f"{variant}-{k}" for k in own),
+            builds_on=None if kind == first else tuple(f"{variant}-{k}" for k in builds),
             chain={"network": numbers[first], "first": kind == first, "uses": refs,
                    "learning_rate": spec.learning_rate})
     return problems
