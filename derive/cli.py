@@ -20,7 +20,7 @@ from derive.commands._common import (  # noqa: E402,F401  (re-exported for comma
     output_format,
     output_options,
 )
-from derive.errors import DeriveError
+from derive.errors import DECIMALS, DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 
@@ -73,7 +73,7 @@ def main():
 @click.option("--lr", type=float, help="Learning rate η (default: the spec's).")
 @click.option("--example", "example_no", type=click.IntRange(min=1), default=1,
               show_default=True, help="Which of the spec's [[examples]] to use.")
-@click.option("--decimals", type=click.IntRange(0, 12), default=3, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=3, show_default=True,
               help="Places shown for net inputs, outputs and parameters (one more for "
                    "error terms, gradients and the loss).")
 @click.option("--rounding", type=click.Choice(["exact", "hand"]), default="exact",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.errors import DeriveError, did_you_mean
+from derive.errors import DeriveError, check_decimals, did_you_mean
 from derive.numeric import functions
 from derive.numeric.network import Rounding
 from derive.spec import Spec
@@ -590,10 +590,7 @@ def _parse_answers(text: str, source: str, base: Path | None) -> AnswersFile:
         if not isinstance(raw["spec"], str) or not raw["spec"].strip():
             raise DeriveError(f"{source}: spec must be the name of a TOML spec file")
         spec_path = (base or Path(".")) / raw["spec"]
-    decimals = raw.get("decimals", 3)
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 12:
-        raise DeriveError(f"{source}: decimals must be a whole number from 0 to 12, "
-                          f"not {decimals!r}")
+    decimals = check_decimals(raw.get("decimals", 3), f"{source}: decimals")
     example = raw.get("example", 1)
     if isinstance(example, bool) or not isinstance(example, int) or example < 1:
         raise DeriveError(f"{source}: example must be a whole number from 1, not {example!r}")

@@ -46,7 +46,7 @@ def test_the_issue_one_liner():
 
 def test_notebook_display_shows_the_worked_example():
     md = derive.example()._repr_markdown_()
-    assert "$o_{4} = \\mathrm{sigmoid}(-0.7) = 0.332$" in md and "0.1312" in md
+    assert "$o_{4} = \\mathrm{sigmoid}(-0.700) = 0.332$" in md and "0.1312" in md
 
 
 def test_load_spec_from_dict_and_errors():
@@ -232,7 +232,7 @@ def test_ipython_displays_the_worked_example():
     formatters = pytest.importorskip("IPython.core.formatters")
     data, _ = formatters.DisplayFormatter().format(derive.example())
     md = data["text/markdown"]
-    assert "$o_{4} = \\mathrm{sigmoid}(-0.7) = 0.332$" in md
-    assert "| $b_{4}$ | -0.4 | -0.0079 | -0.408 |" in md
+    assert "$o_{4} = \\mathrm{sigmoid}(-0.700) = 0.332$" in md
+    assert "| $b_{4}$ | -0.400 | -0.0079 | -0.408 |" in md
     data, _ = formatters.DisplayFormatter().format(derive.activation("sigmoid"))
     assert "text/latex" in data and "text/markdown" in data

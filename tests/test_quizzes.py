@@ -61,11 +61,11 @@ def by_id(key):
 
 
 def shown(value, places):
-    """The value as printed: places decimals, half up, trailing zeros dropped (independent of
-    render.filters)."""
+    """The value as printed: places decimals, half up, trailing zeros kept (DESIGN.md: 0.0620,
+    -0.0100), independent of render.filters."""
     q = Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    text = format(q.normalize(), "f") if q != 0 else "0"
-    return text
+    text = format(q, "f")
+    return text[1:] if q == 0 and text.startswith("-") else text
 
 
 def forward_by_hand(spec):

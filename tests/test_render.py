@@ -49,8 +49,8 @@ def test_pdf_shows_the_numbers(doc, tmp_path):
 
 def test_markdown_holds_tables_and_math(doc):
     md = render("example", "markdown", doc=doc)
-    assert "| parameter | old |" in md and "| $w_{1,4}$ | 0.2 | -0.0079 | 0.192 |" in md
-    assert "$i_{4} = 1 \\times 0.2 + 0 \\times 0.4 + 1 \\times (-0.5) + (-0.4) = -0.7$" in md
+    assert "| parameter | old |" in md and "| $w_{1,4}$ | 0.200 | -0.0079 | 0.192 |" in md
+    assert "$i_{4} = 1 \\times 0.2 + 0 \\times 0.4 + 1 \\times (-0.5) + (-0.4) = -0.700$" in md
     assert "\\begin{aligned}" in md and "\\frac{e^{- z}}{\\left(1 + e^{- z}\\right)^{2}}" in md
     assert "$\\mathit{Err}_{6} = " in md and "= 0.1312$" in md
 
@@ -67,8 +67,10 @@ def test_hostile_title_is_escaped():
 
 
 def test_filters():
-    assert number(-0.7, 3) == "-0.7" and number(0.13116, 4) == "0.1312"
-    assert number(-0.0000001, 3) == "0" and number(0.4, 3) == "0.4"
+    # fixed places, trailing zeros kept (DESIGN.md: 0.0620, -0.0100), no sign on a zero
+    assert number(-0.7, 3) == "-0.700" and number(0.13116, 4) == "0.1312"
+    assert number(0.062, 4) == "0.0620" and number(-0.01, 4) == "-0.0100"
+    assert number(-0.0000001, 3) == "0.000" and number(0.4, 3) == "0.400"
     assert escape_tex("50% & $") == "50\\% \\& \\$"
     assert escape_markdown("a_b*c") == "a\\_b\\*c"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from derive.commands._common import friendly
-from derive.errors import DeriveError
+from derive.errors import DECIMALS, DeriveError
 
 FORMATS = ("latex", "markdown", "moodle", "qti")
 SUFFIX = {"latex": "tex", "markdown": "md"}
@@ -55,7 +55,7 @@ class _Progress:
 @click.option("--loss", metavar="NAME", help="Loss (default half_sse; the loss kind: a random "
                                              "one).")
 @click.option("--lr", type=float, help="Learning rate η (default: drawn per problem).")
-@click.option("--decimals", type=click.IntRange(1, 6), default=3, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=3, show_default=True,
               help="Places shown for net inputs, outputs and parameters (one more for error "
                    "terms, gradients and losses).")
 @click.option("--choices", type=click.IntRange(2, 6), default=None,

@@ -12,6 +12,7 @@ from derive.commands._common import (
     output_options,
     picture_beside,
 )
+from derive.errors import DECIMALS
 
 MODES = ("batch", "sgd", "minibatch")  # derive.numeric.train.MODES (NumPy stays out of --help)
 INITS = ("gaussian", "uniform")
@@ -47,7 +48,7 @@ INITS = ("gaussian", "uniform")
 @click.option("--compare-modes", is_flag=True,
               help="Run batch, sgd and minibatch from the same start and draw their loss "
                    "curves together.")
-@click.option("--decimals", type=click.IntRange(0, 12), default=3, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=3, show_default=True,
               help="Places shown for parameters (one more for gradients and losses).")
 @format_option()
 @output_options
