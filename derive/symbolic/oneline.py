@@ -56,9 +56,19 @@ class OneLinePrinter(StrPrinter):
 
     printmethod = "_oneline"  # not _sympystr: sigmoid's own str form says "sigmoid(z)"
 
-    # -- order: positive terms first (t − o, 1 + e^(−z)), as the lecture writes them ------------
+    # -- order: positive terms first (t − o, 1 + e^(−z) − 1), as the lecture writes them; a
+    #    polynomial keeps its degrees (x⁴ − 3x² + x), only starting with a positive term ------
     def _as_ordered_terms(self, expr, order=None):
-        terms = super()._as_ordered_terms(expr, order=order)
+        terms = list(super()._as_ordered_terms(expr, order=order))
+        symbols = expr.free_symbols
+        if len(symbols) == 1 and expr.is_polynomial(*symbols) and sp.degree(
+                expr, *symbols) >= 2:
+            if terms[0].could_extract_minus_sign():
+                first = next((t for t in terms if not t.could_extract_minus_sign()), None)
+                if first is not None:
+                    terms.remove(first)
+                    terms.insert(0, first)
+            return terms
         return sorted(terms, key=lambda term: term.could_extract_minus_sign())
 
     def parenthesize(self, item, level, strict=False):
