@@ -234,7 +234,7 @@ OPTION_CASES = [
     (["example", "--bogus"], ["No such option", "--bogus"]),
     (["exampel"], ["No such command", "example"]),
     # train
-    (["train"], ["--mode is needed"]),
+    (["train"], ["--mode is required", "--compare-modes"]),
     (["train", "--mode", "batch", "--compare-modes"], ["--compare-modes", "leave out --mode"]),
     (["train", "--mode", "full"], ["--mode", "'full' is not one of"]),
     (["train", "--mode", "minibatch"], ["--batch-size"]),
