@@ -281,7 +281,8 @@ def train(spec=None, mode: str | None = None, *, batch_size: int | None = None,
     if compare_modes and mode is not None:
         raise DeriveError("--compare-modes runs batch, sgd and minibatch; leave out --mode")
     if not compare_modes and mode is None:
-        raise DeriveError("--mode is needed: batch, sgd or minibatch (or --compare-modes)")
+        raise DeriveError("--mode is required: --mode batch, --mode sgd or --mode minibatch "
+                          "(or --compare-modes to run all three)")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise DeriveError(f"--seed must be a whole number from 0, not {seed!r}")
     if shuffle and mode == "batch":
