@@ -14,6 +14,8 @@ import click
 
 from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)
     DOCUMENT_FORMATS,
+    complete_layer_activation,
+    complete_loss,
     emit,
     format_option,
     friendly,
@@ -67,9 +69,10 @@ def main():
 @main.command()
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
               help="Network spec (TOML). Default: the lecture's 3-2-1 example.")
-@click.option("--activation", metavar="NAME",
+@click.option("--activation", metavar="NAME", shell_complete=complete_layer_activation,
               help=f"Use this activation in every layer: {', '.join(ACTIVATIONS)}.")
-@click.option("--loss", metavar="NAME", help=f"Loss: {', '.join(LOSSES)}.")
+@click.option("--loss", metavar="NAME", shell_complete=complete_loss,
+              help=f"Loss: {', '.join(LOSSES)}.")
 @click.option("--lr", type=float, help="Learning rate η (default: the spec's).")
 @click.option("--example", "example_no", type=click.IntRange(min=1), default=1,
               show_default=True, help="Which of the spec's [[examples]] to use.")
