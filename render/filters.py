@@ -292,9 +292,14 @@ def svg_layout(sizes, dx: int = 170, dy: int = 80, margin: int = 40):
             "height": 2 * margin + dy * (tallest - 1) + 20}
 
 
+UNIT_RADIUS = 16  # px, the circles of the SVG picture
+ARROW = 7  # px, the length of an arrowhead
+
+
 def svg_network(sizes, network):
-    """Everything the SVG picture of a network places: units, edges with their weight labels
-    (near the source end, where the edges fan out), and the bias under each unit."""
+    """Everything the SVG picture of a network places: units, edges that start and stop at
+    the circles (the arrowhead's tip on the target's circle), their weight labels (near the
+    source end, where the edges fan out), and the bias under each unit."""
     pic = svg_layout(sizes)
     at = {p["unit"]: p for p in pic["units"]}
     edges, biases = [], []
@@ -303,13 +308,21 @@ def svg_network(sizes, network):
             b = at[unit["unit"]]
             for w in unit["weights"]:
                 a = at[w["from"]]
-                edges.append({"x1": a["x"], "y1": a["y"], "x2": b["x"], "y2": b["y"],
+                dx, dy = b["x"] - a["x"], b["y"] - a["y"]
+                length = math.hypot(dx, dy) or 1.0
+                ux, uy = dx / length, dy / length
+                # the line ends where the arrowhead begins; the marker draws the head on
+                stop = UNIT_RADIUS + ARROW
+                edges.append({"x1": round(a["x"] + UNIT_RADIUS * ux, 1),
+                              "y1": round(a["y"] + UNIT_RADIUS * uy, 1),
+                              "x2": round(b["x"] - stop * ux, 1),
+                              "y2": round(b["y"] - stop * uy, 1),
                               "lx": round(0.72 * a["x"] + 0.28 * b["x"], 1),
                               "ly": round(0.72 * a["y"] + 0.28 * b["y"] - 4, 1),
                               "label": given(w["w"], minus=MINUS)})
             biases.append({"x": b["x"], "y": b["y"] + 34, "unit": unit["unit"],
                            "label": given(unit["bias"], minus=MINUS)})
-    return {**pic, "edges": edges, "biases": biases}
+    return {**pic, "edges": edges, "biases": biases, "radius": UNIT_RADIUS, "arrow": ARROW}
 
 
 def _mathml_number(text: str) -> str:
