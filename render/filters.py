@@ -100,11 +100,29 @@ _TEX_SPECIAL = {
 _TEX_RE = re.compile("|".join(re.escape(c) for c in _TEX_SPECIAL))
 
 
-# characters pdflatex sets with the preamble of templates/latex/_preamble.j2 (inputenc utf8,
-# OT1 fonts, the newunicodechar list there): Latin-1 letters have OT1 accent macros (not
-# Ð ð Þ þ, which are T1 only), the rest are the preamble's own list
+# The non-ASCII characters derive's documents use, and how pdflatex sets them: one table for
+# every LaTeX preamble (templates/latex/_unicode.j2 declares each with \DeclareUnicodeCharacter,
+# which, unlike newunicodechar, redefines inputenc's own silently: no "Redefining Unicode
+# character" warnings).  Each works in text and in math alike.
+LATEX_UNICODE = (
+    ("′", r"\ensuremath{'}"), ("ⁿ", r"\textsuperscript{n}"), ("⁻", r"\textsuperscript{-}"),
+    ("¹", r"\textsuperscript{1}"), ("²", r"\textsuperscript{2}"), ("ₖ", r"\ensuremath{_{k}}"),
+    ("ⱼ", r"\ensuremath{_{j}}"), ("σ", r"\ensuremath{\sigma}"), ("Σ", r"\ensuremath{\Sigma}"),
+    ("α", r"\ensuremath{\alpha}"), ("η", r"\ensuremath{\eta}"), ("θ", r"\ensuremath{\theta}"),
+    ("δ", r"\ensuremath{\delta}"),
+    ("Φ", r"\ensuremath{\Phi}"), ("−", r"\ensuremath{-}"), ("·", r"\ensuremath{\cdot}"),
+    ("×", r"\ensuremath{\times}"), ("±", r"\ensuremath{\pm}"), ("≤", r"\ensuremath{\le}"),
+    ("≥", r"\ensuremath{\ge}"), ("≠", r"\ensuremath{\neq}"), ("≈", r"\ensuremath{\approx}"),
+    ("½", r"\ensuremath{\tfrac12}"), ("→", r"\ensuremath{\to}"),
+    ("←", r"\ensuremath{\leftarrow}"), ("∂", r"\ensuremath{\partial}"),
+    ("√", r"\ensuremath{\surd}"), ("∞", r"\ensuremath{\infty}"),
+    ("…", r"\dots{}"), ("—", "---"), ("–", "--"), ("₪", r"\textsf{ILS}\,"),
+)
+
+# characters pdflatex sets with those preambles (inputenc utf8, the table above): Latin-1
+# letters have OT1 and T1 accent macros (not Ð ð Þ þ, which are T1 only), the rest the table's
 _TEX_UNICODE = (set("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿ")
-                | set("′ⁿ⁻¹²σΣηη−·×≤≥½ₖ→∂"))
+                | {c for c, _ in LATEX_UNICODE})
 
 
 # punctuation and letters OT1 has under another name
@@ -391,6 +409,7 @@ def for_format(fmt: str) -> dict:
                                            % mathml_name(n), escape))
     elif fmt == "latex":
         out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_tex,
+                   codepoint=lambda c: f"{ord(c):04X}",
                    formula=lambda t: named(t, lambda n: "\\ensuremath{%s}" % tex_name(n),
                                            escape_tex))
     elif fmt == "markdown":

@@ -46,7 +46,23 @@ class _Str(_TextbookOrder, StrPrinter):
 
 
 class _Latex(_TextbookOrder, LatexPrinter):
-    pass
+    """LaTeX with short fractions written a/b where they would be nested, in a function's
+    argument or an exponent (erf(√2 z/2), e^{-z²/2}): a fraction there is set in a small
+    script size and reads cramped (GELU's derivative)."""
+
+    def _inline(self, method, expr, *args, **kwargs):
+        saved = self._settings["fold_short_frac"]
+        self._settings["fold_short_frac"] = True
+        try:
+            return method(expr, *args, **kwargs)
+        finally:
+            self._settings["fold_short_frac"] = saved
+
+    def _print_Function(self, expr, exp=None):
+        return self._inline(super()._print_Function, expr, exp)
+
+    def _print_ExpBase(self, expr, exp=None):
+        return self._inline(super()._print_ExpBase, expr, exp)
 
 
 class _MathML(_TextbookOrder, MathMLPresentationPrinter):
