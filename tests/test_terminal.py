@@ -335,11 +335,25 @@ def test_custom_activation_ranges_and_output_form():
             float(sp.diff(f, z).subs(z, z0)) if z0 else 1.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu"])
-def test_output_form_conditions_name_the_output_simply(name):
-    form = cache.activation(ACTIVATIONS[name])["derivative_from_output"]
-    for cond in re.findall(r"if ([^;}]*)", form["text"]):
-        assert "/" not in cond and re.fullmatch(r"a [<>=≤≥] [\w.−]+", cond), cond
+@pytest.mark.parametrize("expression", ["max(0, z)", "where(z > 0, z, 0.01*z)",
+                                        "where(z > 0, z, exp(z) - 1)", "z/(1 + abs(z))",
+                                        "where(z > 1, z, z/2)", "z/(2 + abs(z))"])
+def test_output_form_conditions_name_the_output_simply(expression):
+    """Each branch of an output form is named by a bound on a itself (a ≥ 0, a > 1/2), never by
+    the branch's condition on z rewritten through the inverse (a/(a − 1) ≤ 0)."""
+    from derive.explain import custom_definition
+
+    rec = cache.activation(custom_definition(expression))
+    form = read_record(rec["derivative_from_output"]["expression"])
+    assert isinstance(form, sp.Piecewise), form
+    a = _SYMBOLS["a"]
+    for _, cond in form.args:
+        for rel in ([cond] if not isinstance(cond, sp.And) else cond.args):
+            if rel == sp.true:
+                continue
+            assert isinstance(rel, sp.Rel) and {rel.lhs, rel.rhs} & {a}, rel
+            other = rel.rhs if rel.lhs == a else rel.lhs
+            assert other.is_number, (expression, rel)
 
 
 # --- 10. train says that --mode is required ---------------------------------------------------
