@@ -300,7 +300,8 @@ def test_numbers_line_up_in_their_columns():
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "elu", "gelu", "softmax"])
 def test_mathml_uses_the_minus_sign(name):
-    pages = [derive.activation(name).to_html(), derive.loss("bce").to_html()]
+    pages = [derive.activation(name).to_html(), derive.loss("bce").to_html(),
+             derive.graph("log(x1) + x1*x2 - sin(x2) - x1/x2", x1=2, x2=5).to_html()]
     if name not in ("softmax",):
         pages.append(derive.example(activation=name).to_html())
     for page in pages:
