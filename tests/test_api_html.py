@@ -314,3 +314,14 @@ def test_a_derivative_keeps_its_parentheses():
     d_dz = ('<mfrac><mrow><mo>d</mo></mrow><mrow><mo>d</mo><mi>z</mi></mrow></mfrac>'
             '<mrow><mo>(</mo><mrow><mn>1</mn><mo>+</mo>')
     assert d_dz in page  # d/dz (1 + e^{-z}), not d/dz 1 + e^{-z}
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "step"])
+def test_piecewise_functions_are_cases_not_text(name):
+    """SymPy's MathML writes a piecewise function as the text piecewise((0, o = 0), ...)."""
+    pages = [derive.activation(name).to_html()]
+    if name != "step":
+        pages.append(derive.example(activation=name).to_html())
+    for page in pages:
+        assert "piecewise" not in page.lower().replace("differentiate each piece", "")
+        assert "<mtable" in page and "otherwise</mtext>" in page

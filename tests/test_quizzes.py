@@ -196,8 +196,10 @@ def test_moodle_network_picture_is_an_svg_of_the_spec(tmp_path):
         edge = [float(t.text.replace("\u2212", "-")) for t in svg.findall(ns + "text")
                 if t.get("fill") == "#036"]
         assert sorted(edge) == weights
-        biases = sorted(float(t.text.split("=")[1].replace("\u2212", "-"))
-                        for t in svg.findall(ns + "text") if t.text.startswith("b"))
+        # a bias label is b with its unit as a subscript (tspans): b₄ = −0.4
+        labels = ["".join(t.itertext()) for t in svg.findall(ns + "text")]
+        biases = sorted(float(text.split("=")[1].replace("\u2212", "-"))
+                        for text in labels if text.startswith("b"))
         assert biases == sorted(b for L in layers for b in L["biases"])
 
 

@@ -84,6 +84,33 @@ class _MathML(_TextbookOrder, MathMLPresentationPrinter):
         mrow.replaceChild(self.parenthesize(e.expr, PRECEDENCE["Mul"]), mrow.lastChild)
         return mrow
 
+    def _print_Piecewise(self, expr):
+        """A brace and one row per branch, 'value if condition' ('otherwise' last), as LaTeX's
+        cases; SymPy's MathML writes the text "piecewise((0, o = 0), ...)"."""
+        mrow = self.dom.createElement("mrow")
+        brace = self.dom.createElement("mo")
+        brace.appendChild(self.dom.createTextNode("{"))
+        mrow.appendChild(brace)
+        table = self.dom.createElement("mtable")
+        table.setAttribute("columnalign", "left left")
+        for value, cond in expr.args:
+            tr = self.dom.createElement("mtr")
+            for part in (value, cond):
+                td = self.dom.createElement("mtd")
+                if part is cond:
+                    text = self.dom.createElement("mtext")
+                    text.appendChild(self.dom.createTextNode(
+                        "\u2003otherwise" if cond == sp.true else "\u2003if\u2002"))
+                    td.appendChild(text)
+                    if cond != sp.true:
+                        td.appendChild(self._print(cond))
+                else:
+                    td.appendChild(self._print(part))
+                tr.appendChild(td)
+            table.appendChild(tr)
+        mrow.appendChild(table)
+        return mrow
+
     def _paren(self, expr):
         fenced = self.dom.createElement("mrow")
         for part in ("(", expr.args[0], ")"):
