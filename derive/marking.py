@@ -8,7 +8,9 @@ weight from their Err and o), so one early slip costs one mark; a right value th
 wrong earlier one is marked ``carried_forward``.
 
 Tolerance: half a unit in the last place the student wrote (read from the text, since TOML
-drops trailing zeros) plus the rounding carried from earlier steps: each given earlier value
+drops trailing zeros), or in the last place asked where fewer were written (the value is read
+padded with zeros: b4 = -0.4 with 3 places asked is -0.400, right only if the answer is), plus
+the rounding carried from earlier steps: each given earlier value
 may stand for anything that rounds to it, each unwritten intermediate may have been rounded
 to the digits shown; both propagate through the step's partial derivatives.  The exact chain
 and the hand-rounded chain (every value rounded as it is computed) both count.
@@ -29,12 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from derive.errors import DeriveError, check_decimals, did_you_mean
+from derive.intervals import half_unit, within  # the one interval rule (key, quizzes, check)
 from derive.numeric import functions
 from derive.numeric.network import Rounding, round_half_up
 from derive.spec import Spec
 from derive.symbolic.definitions import activation_def, loss_def
 
 RESERVED = ("spec", "decimals", "example")
+TOO_FEW_PLACES = ("too_few_places", "too few places")  # not a model: a value read padded
 
 # The mistake models, simplest first: a wrong value matched by several is named by the first.
 MISTAKES = {
@@ -45,6 +49,7 @@ MISTAKES = {
     "bias_not_updated": "bias not updated",
     "bias_updated_with_o": "bias updated with o",
     "bias_left_out": "bias left out",
+    "output_fprime_left_out": "f′ left out of the output error term",
     "derivative_of_net": "f′ of the net input",
     "updated_weights": "updated weights in the backward pass",
     "rounding_drift": "rounding drift",
@@ -66,11 +71,6 @@ def places_of(text: str) -> int:
     if exp:
         places -= int(exp.replace("_", ""))
     return places
-
-
-def half_unit(places: int) -> float:
-    """Half a unit in the last place written."""
-    return 0.5 * 10.0 ** (-places)
 
 
 def parse_number(text: str, where: str) -> float:
@@ -261,7 +261,8 @@ class Computation:
             f1 = self._fprime(n, v[f"i{k}"], v[f"o{k}"], model)
             if n == self.L:
                 g = float(self.loss.gradient(outs, self.t)[0, u])
-                e = -g * f1
+                # the classic slip: Err = −∂E/∂o, the factor f′(i) left out (t − o for half_sse)
+                e = -g if mid == "output_fprime_left_out" else -g * f1
                 if mid == "factor_2":
                     e *= par
                 return -e if mid == "sign_error" else e
@@ -408,6 +409,15 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
                 "input is 1: b ← b + η Err")
     if mid == "bias_left_out":
         return "the bias was left out of the net input i = Σ w o + b"
+    if mid == "output_fprime_left_out":
+        k = comp.spec.units(comp.L)[0] if q.kind != "err" or q.layer != comp.L else \
+            comp.spec.units(q.layer)[q.unit]
+        minus = _subst(comp.loss.record["minus_dE_do"]["expression"], o=f"o{k}", t=f"t{k}")
+        own = q.kind == "err" and q.layer == comp.L
+        return ((f"the factor f′(i{k}) was left out of the output's error term: "
+                 if own else f"the output's error term was taken without its factor f′(i{k}), "
+                             f"and this value follows from it: ")
+                + f"Err{k} = −∂E/∂o{k} · f′(i{k}), not −∂E/∂o{k} = {minus} alone")
     if mid == "derivative_of_net":
         return ("the derivative was taken of the net input i instead of the output o "
                 "(for the sigmoid: i(1 − i) instead of o(1 − o))")
@@ -421,10 +431,23 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
     return "no known mistake reproduces this value; compare with the formula"
 
 
+def _places_note(a: Answer, asked: int, expected: float) -> str:
+    """What a value written with too few places reads as, and what to give instead."""
+    from derive.numeric.network import round_half_up
+
+    padded = f"{a.value:.{asked}f}".replace("-", "−")
+    right = f"{float(round_half_up(expected, asked)):.{asked}f}".replace("-", "−")
+    return (f"written to {a.places} place{'s' if a.places != 1 else ''} where {asked} are "
+            f"asked: {a.text.replace('-', '−')} reads as {padded}, not {right}; give "
+            f"{asked} places")
+
+
 def _models(comp: Computation, q: Quantity, decimals: int):
     """(model, places of the chain) pairs to try for a wrong value, simplest first."""
     out = []
     for mid in MISTAKES:
+        if mid == "output_fprime_left_out" and not comp.defs[-1].elementwise:
+            continue  # a softmax layer's error term has no single factor f′ to leave out
         if mid == "rounding_drift":
             out += [((mid, p), p) for p in range(decimals - 1, 0, -1)]
         elif mid == "factor_2":
@@ -483,8 +506,8 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
     unc, tol, tainted, results, variants = {}, {}, {}, [], {}
 
     def close(name, *values, tolerance=None):
-        t = (tol[name] if tolerance is None else tolerance) * (1 + 1e-9) + 1e-12
-        return any(abs(gv[name] - x) <= t for x in values)
+        t = tol[name] if tolerance is None else tolerance
+        return any(within(gv[name], x, t) for x in values)
 
     def close_chain(name, raw, rounded, places, tolerance=None):
         """Right on a rounding chain: near the value before rounding, or the rounded value
@@ -507,7 +530,11 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
             tainted[n] = deps_tainted
             continue
         a = given[n]
-        tol[n] = carried + half_unit(a.places)
+        # fewer places than asked: read padded with zeros (-0.4 is -0.400 when 3 are asked),
+        # so it is right only where that is right (DESIGN.md, derive check)
+        asked = decimals + 1 if q.error_like else decimals
+        read = max(a.places, asked)  # the places the value is read at
+        tol[n] = carried + half_unit(read)
         ok_pure = (close(n, pure_exact[n])
                    or close_chain(n, pure_hand_raw[n], pure_hand[n], decimals))
         # own: matched a chain recomputed from the student's own earlier values
@@ -530,11 +557,12 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
         shown = decimals + 1 if q.error_like else decimals
         # from the student's own earlier values, where one of them was wrong: what this value
         # comes to (the chain matched, or the exact one for a wrong value), shown where it
-        # differs from the model answer
+        # explains the mark (a wrong value, or one right from those values) and differs from
+        # the model answer
         yours = expected if own else exact[n]
         from_yours = None
-        if deps_tainted and math.isfinite(yours) and _shown(yours, shown) != _shown(model_answer,
-                                                                                     shown):
+        if (deps_tainted and (own or not ok) and math.isfinite(yours)
+                and _shown(yours, shown) != _shown(model_answer, shown)):
             from_yours = float(yours)
         # carried forward: right from the student's own earlier values, one of which was
         # wrong, whether or not the value happens to round like the model answer
@@ -542,7 +570,7 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
         tainted[n] = not ok_pure
         # what was carried on: the value written, or the unrounded value it stands for, which
         # lies within the carried rounding of the value recomputed here
-        unc[n] = abs(a.value - carried_value) + carried if ok else half_unit(a.places)
+        unc[n] = abs(a.value - carried_value) + carried if ok else half_unit(read)
         diagnosis = None
         if not ok:
             found = (None, None)
@@ -551,7 +579,7 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
                     variants[model, places] = comp.chain(gv, model, places)
                 raw, exp_, vused = variants[model, places]
                 # the tolerance as for a right value, through this model's own formula
-                t = half_unit(a.places) + _finite_sum(
+                t = half_unit(read) + _finite_sum(
                     abs(comp.partial(q, vused, d, model)) * unc[d] for d in q.model_deps)
                 if (close(n, raw[n], tolerance=t) if places is None
                         else close_chain(n, raw[n], exp_[n], places, tolerance=t)):
@@ -561,6 +589,26 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
                          "title": MISTAKES.get(found[0], "not recognised"),
                          "message": _messages(comp, q, found, decimals),
                          "formula": comp.formula(q)}
+            if a.places < asked:
+                # right at the places written, wrong at the places asked: say so, and name
+                # the mistake too where one reproduces the value (b4 = -0.4: not updated)
+                loose = carried + half_unit(a.places)
+                near = next((value for value, right in (
+                    (exact[n], close(n, exact[n], tolerance=loose)),
+                    (hand[n], close_chain(n, hand_raw[n], hand[n], decimals, tolerance=loose)),
+                    (pure_exact[n], close(n, pure_exact[n], tolerance=loose)),
+                    (pure_hand[n], close_chain(n, pure_hand_raw[n], pure_hand[n], decimals,
+                                               tolerance=loose))) if right), None)
+                # right at the places written: that, not a drift of earlier roundings, is
+                # the simplest account of it
+                if found[0] in (None, "rounding_drift") and near is not None:
+                    expected = near  # what it rounds to at the places asked
+                    diagnosis.update(mistake=TOO_FEW_PLACES[0], title=TOO_FEW_PLACES[1],
+                                     message=_places_note(a, asked, near))
+                else:
+                    diagnosis["message"] += (f"; and give {asked} places (this is written to "
+                                             f"{a.places})")
+                diagnosis["places"] = {"given": a.places, "asked": asked}
         results.append(Result(n, a.value, float(expected), ok, carried_forward, diagnosis,
                               a.text, shown, tol[n], chain, comp.formula(q),
                               float(model_answer), from_yours))

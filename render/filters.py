@@ -17,6 +17,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
+
+from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
 
 from markupsafe import Markup
 
@@ -34,17 +37,22 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
     if abs(x) >= 1e6:  # a diverging run: digits past the fourth say nothing
         mantissa, exponent = f"{x:.3e}".split("e")
         return f"{mantissa}e{int(exponent)}".replace("-", minus)
-    text = f"{x:.{places}f}"
+    # rounded half up on the decimal the value stands for, as the answer key and its accepted
+    # intervals round (derive/intervals.py): binary formatting prints 0.1015 as 0.101
+    text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
     if text.startswith("-") and not text.strip("-0."):
         text = text[1:]  # -0.000: a tiny negative shown as zero carries no sign
     return text.replace("-", minus)
 
 
 def bound(x, places: int = 4, *, minus: str = "-") -> str:
-    """An end of a range or an interval: exact integers as themselves (0, 1, −1: limits that
-    SymPy found exactly), anything else at fixed places."""
-    if x is not None and math.isfinite(float(x)) and float(x).is_integer():
-        return str(int(float(x))).replace("-", minus)
+    """An end of a range or an interval: a value with a short exact decimal (0, 1, −1, 0.5:
+    limits that SymPy found exactly) as itself, anything else (a boundary found by bisection)
+    at fixed places."""
+    if x is not None and math.isfinite(float(x)):
+        text = given(x, minus=minus)
+        if "e" not in text and len(text.partition(".")[2]) <= places:
+            return text
     return number(x, places, minus=minus)
 
 
