@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from derive.errors import DeriveError
+from derive.errors import DeriveError, check_decimals
 
 
 def load_spec(path_or_dict=None):
@@ -161,8 +161,7 @@ def example(spec=None, activation: str | None = None, loss: str | None = None,
         spec = spec.with_loss(loss)
     if lr is not None:
         spec = spec.with_learning_rate(lr)
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 12:
-        raise DeriveError(f"decimals must be a whole number from 0 to 12, not {decimals!r}")
+    check_decimals(decimals)
     if isinstance(example, bool) or not isinstance(example, int) or example < 1:
         raise DeriveError(f"example must be a whole number from 1, not {example!r}")
     if example > len(spec.examples):
@@ -278,10 +277,12 @@ def train(spec=None, mode: str | None = None, *, batch_size: int | None = None,
     from derive import spec as specs
     from derive.numeric import train as training
 
+    check_decimals(decimals)
     if compare_modes and mode is not None:
         raise DeriveError("--compare-modes runs batch, sgd and minibatch; leave out --mode")
     if not compare_modes and mode is None:
-        raise DeriveError("--mode is needed: batch, sgd or minibatch (or --compare-modes)")
+        raise DeriveError("--mode is required: --mode batch, --mode sgd or --mode minibatch "
+                          "(or --compare-modes to run all three)")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise DeriveError(f"--seed must be a whole number from 0, not {seed!r}")
     if shuffle and mode == "batch":
@@ -384,6 +385,7 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
     """
     from derive.numeric import descend as dsc
 
+    check_decimals(decimals)
     data, lr, start = _as_text(data), _as_text(lr), _as_text(start)
     if isinstance(params, dict):
         params = [_as_text(params)]
@@ -539,6 +541,7 @@ def check(answers, spec=None, decimals: int | None = None, example: int | None =
     else:
         raise DeriveError(f"answers are a TOML file's path or a dict, not "
                           f"{type(answers).__name__}")
+    check_decimals(decimals)
     try:
         if index >= len(chosen.examples) or index < 0:
             raise DeriveError(f"{source}: example {index + 1}, but the spec has only "

@@ -14,13 +14,15 @@ import click
 
 from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)
     DOCUMENT_FORMATS,
+    complete_layer_activation,
+    complete_loss,
     emit,
     format_option,
     friendly,
     output_format,
     output_options,
 )
-from derive.errors import DeriveError
+from derive.errors import DECIMALS, DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 
@@ -67,13 +69,14 @@ def main():
 @main.command()
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
               help="Network spec (TOML). Default: the lecture's 3-2-1 example.")
-@click.option("--activation", metavar="NAME",
+@click.option("--activation", metavar="NAME", shell_complete=complete_layer_activation,
               help=f"Use this activation in every layer: {', '.join(ACTIVATIONS)}.")
-@click.option("--loss", metavar="NAME", help=f"Loss: {', '.join(LOSSES)}.")
+@click.option("--loss", metavar="NAME", shell_complete=complete_loss,
+              help=f"Loss: {', '.join(LOSSES)}.")
 @click.option("--lr", type=float, help="Learning rate η (default: the spec's).")
 @click.option("--example", "example_no", type=click.IntRange(min=1), default=1,
               show_default=True, help="Which of the spec's [[examples]] to use.")
-@click.option("--decimals", type=click.IntRange(0, 12), default=3, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=3, show_default=True,
               help="Places shown for net inputs, outputs and parameters (one more for "
                    "error terms, gradients and the loss).")
 @click.option("--rounding", type=click.Choice(["exact", "hand"]), default="exact",

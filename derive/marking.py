@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.errors import DeriveError, did_you_mean
+from derive.errors import DeriveError, check_decimals, did_you_mean
 from derive.intervals import half_unit, within  # the one interval rule (key, quizzes, check)
 from derive.numeric import functions
-from derive.numeric.network import Rounding
+from derive.numeric.network import Rounding, round_half_up
 from derive.spec import Spec
 from derive.symbolic.definitions import activation_def, loss_def
 
@@ -131,11 +131,16 @@ class Result:
     tolerance: float
     chain: str | None  # which chain matched: exact, hand (None: wrong)
     formula: str  # the right formula, in the machine names
+    model: float = math.nan  # the model answer: the right chain from the spec alone
+    # recomputed from the student's own earlier values, where one of them was wrong and this
+    # differs from the model answer at the places shown (else None)
+    from_your_values: float | None = None
 
     def to_dict(self) -> dict:
         return {"name": self.name, "given": self.given, "expected": self.expected,
                 "ok": self.ok, "carried_forward": self.carried_forward,
-                "diagnosis": self.diagnosis}
+                "diagnosis": self.diagnosis, "model_answer": self.model,
+                "from_your_values": self.from_your_values}
 
 
 @dataclass(frozen=True)
@@ -355,6 +360,11 @@ class Computation:
         return "(" + _subst(rec["derivative"]["expression"], z=f"i{k}") + ")"
 
 
+def _shown(x: float, places: int) -> str:
+    """x as a person reads it at `places` (to compare two values as shown)."""
+    return f"{round_half_up(x, places):.{places}f}"
+
+
 def _round(x: float, rnd: Rounding, error_like: bool) -> float:
     """Rounded as the chain rounds; a value beyond any hand calculation (a wildly wrong
     answer carried on) is left as it is."""
@@ -534,19 +544,36 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
         tol[n] = carried + half_unit(read)
         ok_pure = (close(n, pure_exact[n])
                    or close_chain(n, pure_hand_raw[n], pure_hand[n], decimals))
+        # own: matched a chain recomputed from the student's own earlier values
         if close(n, exact[n]):
-            chain, expected, carried_value = "exact", exact[n], exact[n]
+            chain, expected, carried_value, own = "exact", exact[n], exact[n], True
         elif close_chain(n, hand_raw[n], hand[n], decimals):
-            chain, expected, carried_value = "hand", hand[n], hand_raw[n]
+            chain, expected, carried_value, own = "hand", hand[n], hand_raw[n], True
         elif close(n, pure_exact[n]):
-            chain, expected, carried_value = "exact", pure_exact[n], pure_exact[n]
+            chain, expected, carried_value, own = "exact", pure_exact[n], pure_exact[n], False
         elif ok_pure:
-            chain, expected, carried_value = "hand", pure_hand[n], pure_hand_raw[n]
+            chain, expected, carried_value, own = "hand", pure_hand[n], pure_hand_raw[n], False
         else:
-            chain, expected, carried_value = None, exact[n], None
+            chain, expected, carried_value, own = None, exact[n], None, False
         if not math.isfinite(expected):  # the student's values lead nowhere: the model answer
             expected = pure_exact[n]
         ok = chain is not None
+        # the model answer: the chain the student followed where it is the right one (hand
+        # rounding shows the slides' digits), else the exact one
+        model_answer = pure_hand[n] if ok_pure and not close(n, pure_exact[n]) else pure_exact[n]
+        shown = decimals + 1 if q.error_like else decimals
+        # from the student's own earlier values, where one of them was wrong: what this value
+        # comes to (the chain matched, or the exact one for a wrong value), shown where it
+        # explains the mark (a wrong value, or one right from those values) and differs from
+        # the model answer
+        yours = expected if own else exact[n]
+        from_yours = None
+        if (deps_tainted and (own or not ok) and math.isfinite(yours)
+                and _shown(yours, shown) != _shown(model_answer, shown)):
+            from_yours = float(yours)
+        # carried forward: right from the student's own earlier values, one of which was
+        # wrong, whether or not the value happens to round like the model answer
+        carried_forward = ok and own and deps_tainted
         tainted[n] = not ok_pure
         # what was carried on: the value written, or the unrounded value it stands for, which
         # lies within the carried rounding of the value recomputed here
@@ -589,10 +616,9 @@ def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckRepor
                     diagnosis["message"] += (f"; and give {asked} places (this is written to "
                                              f"{a.places})")
                 diagnosis["places"] = {"given": a.places, "asked": asked}
-        shown = max(a.places, decimals + 1 if q.error_like else decimals)
-        results.append(Result(n, a.value, float(expected), ok,
-                              ok and not ok_pure and deps_tainted, diagnosis, a.text, shown,
-                              tol[n], chain, comp.formula(q)))
+        results.append(Result(n, a.value, float(expected), ok, carried_forward, diagnosis,
+                              a.text, shown, tol[n], chain, comp.formula(q),
+                              float(model_answer), from_yours))
     return CheckReport(all(r.ok for r in results), tuple(results), spec.title,
                        spec.source, decimals, spec.loss, spec.learning_rate)
 
@@ -644,10 +670,7 @@ def _parse_answers(text: str, source: str, base: Path | None) -> AnswersFile:
         if not isinstance(raw["spec"], str) or not raw["spec"].strip():
             raise DeriveError(f"{source}: spec must be the name of a TOML spec file")
         spec_path = (base or Path(".")) / raw["spec"]
-    decimals = raw.get("decimals", 3)
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 12:
-        raise DeriveError(f"{source}: decimals must be a whole number from 0 to 12, "
-                          f"not {decimals!r}")
+    decimals = check_decimals(raw.get("decimals", 3), f"{source}: decimals")
     example = raw.get("example", 1)
     if isinstance(example, bool) or not isinstance(example, int) or example < 1:
         raise DeriveError(f"{source}: example must be a whole number from 1, not {example!r}")

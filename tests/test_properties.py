@@ -414,3 +414,20 @@ def test_round_half_up_is_the_decimal_rounding(case):
     for n in (3, 100):  # a layer (element by element) and a batch (vectorised)
         row = round_half_up(np.full(n, x), places)
         assert row.tolist() == [want] * n, (x, places, n)
+
+
+@settings(max_examples=2000, **SETTINGS)
+@given(st.one_of(_ties, _noisy, st.tuples(st.floats(-999999, 999999, allow_nan=False),
+                                           st.integers(0, 9))))
+def test_numbers_shown_are_the_decimal_rounding(case):
+    """A document's number (render.filters.number, fast away from a tie) shows the digits of
+    the decimal rule at its places, trailing zeros kept, -0 as 0."""
+    from render.filters import number
+
+    x, places = case
+    if abs(x) >= 1e6:
+        return
+    want = format(_definition(x, places), "f")
+    if want.startswith("-") and not want.strip("-0."):
+        want = want[1:]
+    assert number(x, places) == want, (x, places)

@@ -61,11 +61,11 @@ def by_id(key):
 
 
 def shown(value, places):
-    """The value as printed: places decimals, half up, trailing zeros dropped (independent of
-    render.filters)."""
+    """The value as printed: places decimals, half up, trailing zeros kept (DESIGN.md: 0.0620,
+    -0.0100), independent of render.filters."""
     q = Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    text = format(q.normalize(), "f") if q != 0 else "0"
-    return text
+    text = format(q, "f")
+    return text[1:] if q == 0 and text.startswith("-") else text
 
 
 def right_texts(p, name):
@@ -213,8 +213,10 @@ def test_moodle_network_picture_is_an_svg_of_the_spec(tmp_path):
         edge = [float(t.text.replace("\u2212", "-")) for t in svg.findall(ns + "text")
                 if t.get("fill") == "#036"]
         assert sorted(edge) == weights
-        biases = sorted(float(t.text.split("=")[1].replace("\u2212", "-"))
-                        for t in svg.findall(ns + "text") if t.text.startswith("b"))
+        # a bias label is b with its unit as a subscript (tspans): b₄ = −0.4
+        labels = ["".join(t.itertext()) for t in svg.findall(ns + "text")]
+        biases = sorted(float(text.split("=")[1].replace("\u2212", "-"))
+                        for text in labels if text.startswith("b"))
         assert biases == sorted(b for L in layers for b in L["biases"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from derive.commands._common import (
+    complete_activation,
     emit,
     format_option,
     friendly,
@@ -22,7 +23,7 @@ HELP = ("""Derive an activation's derivative step by step, its form in the outpu
 
 
 @click.command("activation", help=HELP)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_activation)
 @click.option("--expr", "expression", metavar="EXPR",
               help='A custom activation in z, e.g. "z/(1 + abs(z))": numbers, + - * / **, and '
                    "exp log sqrt abs sin cos tanh erf sigmoid softplus relu max min where.")

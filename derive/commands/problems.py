@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from derive.commands._common import friendly
-from derive.errors import DeriveError
+from derive.commands._common import complete_layer_activation, complete_loss, friendly
+from derive.errors import DECIMALS, DeriveError
 
 FORMATS = ("latex", "markdown", "moodle", "qti")
 SUFFIX = {"latex": "tex", "markdown": "md"}
@@ -57,12 +57,13 @@ class _Progress:
 @click.option("--force", is_flag=True, help="Write into a non-empty directory.")
 @click.option("--network", "network_text", default="3,2,1", show_default=True,
               help="Layer sizes of the networks drawn, inputs first.")
-@click.option("--activation", metavar="NAME", help="Activation of every layer (default sigmoid; "
-                                                   "the activation kind: a random one).")
-@click.option("--loss", metavar="NAME", help="Loss (default half_sse; the loss kind: a random "
-                                             "one).")
+@click.option("--activation", metavar="NAME", shell_complete=complete_layer_activation,
+              help="Activation of every layer (default sigmoid; the activation kind: a random "
+                   "one).")
+@click.option("--loss", metavar="NAME", shell_complete=complete_loss,
+              help="Loss (default half_sse; the loss kind: a random one).")
 @click.option("--lr", type=float, help="Learning rate η (default: drawn per problem).")
-@click.option("--decimals", type=click.IntRange(1, 6), default=3, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=3, show_default=True,
               help="Places shown for net inputs, outputs and parameters (one more for error "
                    "terms, gradients and losses).")
 @click.option("--choices", type=click.IntRange(2, 6), default=None,

@@ -126,6 +126,7 @@ class Model:
     grads: tuple[Function, ...]  # d model / d param, in params order
     expression: str  # SymPy's spelling
     latex: str
+    oneline: str  # one line of Unicode, for the terminal: c·x
 
 
 def compile_model(text: str, params) -> Model:
@@ -133,6 +134,7 @@ def compile_model(text: str, params) -> Model:
     import sympy as sp
 
     from derive.expr import parse
+    from derive.symbolic.oneline import oneline
     from derive.symbolic.tree import to_tree
 
     params = tuple(params)
@@ -148,7 +150,7 @@ def compile_model(text: str, params) -> Model:
         f = Function(to_tree(expr))
     except ValueError as exc:
         raise DeriveError(f"--model '{text}': {exc}") from None
-    return Model(text, params, f, grads, str(expr), sp.latex(expr))
+    return Model(text, params, f, grads, str(expr), sp.latex(expr), oneline(expr))
 
 
 @dataclass(frozen=True)
@@ -161,12 +163,15 @@ class Function1:
     derivative: str
     derivative_latex: str
     sympy_expr: object  # for the stationary points
+    oneline: str = ""  # f and f′ on one line of Unicode, for the terminal: x⁴ − 3x² + x
+    derivative_oneline: str = ""
 
 
 def compile_function(text: str) -> Function1:
     import sympy as sp
 
     from derive.expr import parse
+    from derive.symbolic.oneline import oneline
     from derive.symbolic.tree import to_tree
 
     expr = parse(text, ["x"], what="--function")
@@ -175,7 +180,7 @@ def compile_function(text: str) -> Function1:
     d = sp.diff(expr, sp.Symbol("x", real=True))
     try:
         return Function1(text, Function(to_tree(expr)), Function(to_tree(d)), str(expr),
-                         sp.latex(expr), str(d), sp.latex(d), expr)
+                         sp.latex(expr), str(d), sp.latex(d), expr, oneline(expr), oneline(d))
     except ValueError as exc:
         raise DeriveError(f"--function '{text}': {exc}") from None
 

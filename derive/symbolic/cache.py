@@ -22,7 +22,8 @@ from pathlib import Path
 
 from derive.symbolic.definitions import ActivationDef, LossDef
 
-_CODE = ("derivation.py", "tree.py", "primitives.py", "definitions.py", "shape.py", "../expr.py",
+_CODE = ("derivation.py", "oneline.py", "tree.py", "primitives.py", "definitions.py", "shape.py",
+         "../expr.py",
          "../numeric/evaluate.py")
 
 

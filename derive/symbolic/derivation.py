@@ -1,8 +1,8 @@
 """SymPy derives: each activation's derivative, its form in the unit's output, the steps.
 
 Everything here returns plain JSON-serialisable dicts (the records the cache stores), with
-each expression in three spellings — SymPy-parsable text, LaTeX and Unicode pretty print —
-and the NumPy evaluation trees of derive.symbolic.tree.  This is the only module that does
+each expression in four spellings — SymPy-parsable text, LaTeX, presentation MathML and one
+line of Unicode for the terminal (derive.symbolic.oneline) — and the NumPy evaluation trees of derive.symbolic.tree.  This is the only module that does
 calculus; it runs on a cache miss (derive.symbolic.cache) and in the tests.
 """
 
@@ -14,11 +14,12 @@ from html.entities import html5
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
-from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from derive.expr import parse
 from derive.symbolic.definitions import ActivationDef, LossDef
+from derive.symbolic.oneline import oneline
 from derive.symbolic.primitives import sigmoid, stable_form, textbook_form
 from derive.symbolic.tree import to_tree
 
@@ -45,11 +46,23 @@ class _Str(_TextbookOrder, StrPrinter):
 
 
 class _Latex(_TextbookOrder, LatexPrinter):
-    pass
+    """LaTeX with short fractions written a/b where they would be nested, in a function's
+    argument or an exponent (erf(√2 z/2), e^{-z²/2}): a fraction there is set in a small
+    script size and reads cramped (GELU's derivative)."""
 
+    def _inline(self, method, expr, *args, **kwargs):
+        saved = self._settings["fold_short_frac"]
+        self._settings["fold_short_frac"] = True
+        try:
+            return method(expr, *args, **kwargs)
+        finally:
+            self._settings["fold_short_frac"] = saved
 
-class _Pretty(_TextbookOrder, PrettyPrinter):
-    pass
+    def _print_Function(self, expr, exp=None):
+        return self._inline(super()._print_Function, expr, exp)
+
+    def _print_ExpBase(self, expr, exp=None):
+        return self._inline(super()._print_ExpBase, expr, exp)
 
 
 class _MathML(_TextbookOrder, MathMLPresentationPrinter):
@@ -62,6 +75,40 @@ class _MathML(_TextbookOrder, MathMLPresentationPrinter):
         name.appendChild(self.dom.createTextNode("σ"))
         mrow.appendChild(name)
         mrow.appendChild(self._paren(expr))
+        return mrow
+
+    def _print_Derivative(self, e):
+        """d/dz (1 + e^{-z}) with its parentheses, as LaTeX prints it (SymPy's MathML drops
+        them, which reads as d/dz 1 + e^{-z})."""
+        mrow = super()._print_Derivative(e)
+        mrow.replaceChild(self.parenthesize(e.expr, PRECEDENCE["Mul"]), mrow.lastChild)
+        return mrow
+
+    def _print_Piecewise(self, expr):
+        """A brace and one row per branch, 'value if condition' ('otherwise' last), as LaTeX's
+        cases; SymPy's MathML writes the text "piecewise((0, o = 0), ...)"."""
+        mrow = self.dom.createElement("mrow")
+        brace = self.dom.createElement("mo")
+        brace.appendChild(self.dom.createTextNode("{"))
+        mrow.appendChild(brace)
+        table = self.dom.createElement("mtable")
+        table.setAttribute("columnalign", "left left")
+        for value, cond in expr.args:
+            tr = self.dom.createElement("mtr")
+            for part in (value, cond):
+                td = self.dom.createElement("mtd")
+                if part is cond:
+                    text = self.dom.createElement("mtext")
+                    text.appendChild(self.dom.createTextNode(
+                        "\u2003otherwise" if cond == sp.true else "\u2003if\u2002"))
+                    td.appendChild(text)
+                    if cond != sp.true:
+                        td.appendChild(self._print(cond))
+                else:
+                    td.appendChild(self._print(part))
+                tr.appendChild(td)
+            table.appendChild(tr)
+        mrow.appendChild(table)
         return mrow
 
     def _paren(self, expr):
@@ -77,19 +124,23 @@ class _MathML(_TextbookOrder, MathMLPresentationPrinter):
 
 
 def _mathml(expr) -> str:
-    """Presentation MathML with characters instead of named entities (a page needs no DTD)."""
+    """Presentation MathML with characters instead of named entities (a page needs no DTD),
+    and the minus sign (U+2212) that the page's numbers use, never the hyphen."""
     text = _MathML().doprint(expr)
-    return re.sub(r"&([A-Za-z]+);",
+    text = re.sub(r"&([A-Za-z]+);",
                   lambda m: m.group(0) if m.group(1) in ("lt", "gt", "amp", "quot")
                   else html5.get(m.group(1) + ";", m.group(0)), text)
+    # the plain letters d and e of the rest of the page, not the double-struck ⅆ and ⅇ
+    text = text.replace("ⅆ", "d").replace("ⅇ", "e")
+    return text.replace("<mo>-</mo>", "<mo>\u2212</mo>")
 
 
 def spellings(expr) -> dict:
-    """The three spellings of an expression that documents and JSON carry."""
+    """The spellings of an expression that documents and JSON carry."""
     return {
         "expression": _Str().doprint(expr),
         "latex": _Latex().doprint(expr),
-        "pretty": _Pretty({"use_unicode": True}).doprint(expr),
+        "text": oneline(expr),  # one line of Unicode, for the terminal (plain text)
         "mathml": _mathml(expr),  # presentation MathML, for HTML pages
     }
 
@@ -162,9 +213,63 @@ def _output_candidates(f, d):
                     return
                 acond = cond.subs(Z, inverse[0])
             pieces.append((form, acond))
+        pieces = _output_conditions(f, pieces)
         yield sp.piecewise_fold(sp.Piecewise(*pieces))
         return
     yield from _invert_and_substitute(f, d)
+
+
+def _image(expr, zset):
+    """The values a = expr(z) takes for z in the interval zset (expr is monotone there: it
+    was inverted), as an Interval; None when SymPy cannot tell."""
+    if not isinstance(zset, sp.Interval):
+        return None
+    ends = []
+    for end, side, included in ((zset.inf, "+", not zset.left_open),
+                                (zset.sup, "-", not zset.right_open)):
+        if end.is_infinite:
+            ends.append((sp.limit(expr, Z, end), False))
+        else:
+            ends.append((sp.limit(expr, Z, end, side), included))
+    (lo, lo_in), (hi, hi_in) = ends
+    if not (lo.is_extended_real and hi.is_extended_real):
+        return None
+    if bool(lo > hi):  # decreasing
+        (lo, lo_in), (hi, hi_in) = (hi, hi_in), (lo, lo_in)
+    return sp.Interval(lo, hi, not lo_in or lo.is_infinite, not hi_in or hi.is_infinite)
+
+
+def _output_conditions(f, pieces):
+    """Each branch's condition written as the outputs it gives (a ≥ 0), not as its condition
+    on z with z replaced by the inverse (a/(a − 1) ≤ 0): the image of the branch's z-interval,
+    with the bounds that every output has anyway (a < 1 when the range is (−1, 1)) left out.
+    Where SymPy cannot tell an image, the pieces stay as they are."""
+    try:
+        images, seen = [], sp.EmptySet
+        for (expr, cond), (_, acond) in zip(f.args, pieces):
+            zset = sp.Complement(cond.as_set(), seen) if cond != sp.true else \
+                sp.Complement(sp.Reals, seen)
+            seen = sp.Union(seen, zset)
+            images.append(_image(expr, sp.simplify(zset)) if expr.has(Z) else
+                          sp.FiniteSet(expr))
+        if any(im is None for im in images):
+            return pieces
+        whole = sp.Union(*images)
+        lo, hi = whole.inf, whole.sup
+        out = []
+        for (form, acond), im in zip(pieces, images):
+            if acond == sp.true or isinstance(im, sp.FiniteSet):
+                out.append((form, acond))  # "otherwise", or a constant branch (a = 0)
+                continue
+            parts = []
+            if im.inf != lo:
+                parts.append(A > im.inf if im.left_open else A >= im.inf)
+            if im.sup != hi:
+                parts.append(A < im.sup if im.right_open else A <= im.sup)
+            out.append((form, sp.And(*parts) if parts else sp.true))
+        return out
+    except (NotImplementedError, ValueError, TypeError):
+        return pieces
 
 
 def _inverses(f):
@@ -290,7 +395,9 @@ def _step(rule, expr):
 
 def activation_steps(defn: ActivationDef, f, d, form):
     """The derivation as (rule, expression) steps, each equal to the one before."""
-    steps = [_step(f"differentiate {defn.name}", sp.Derivative(f, Z))]
+    # a custom activation is f, as every document calls it (its name is the expression)
+    what = defn.symbol if defn.name.startswith("custom") else defn.name
+    steps = [_step(f"differentiate {what}", sp.Derivative(f, Z))]
     rule = _rule_step(f)
     done = None
     if rule is None and f == sp.tanh(Z):
@@ -332,7 +439,9 @@ def activation_steps(defn: ActivationDef, f, d, form):
         steps.append(_step("split into factors of the function itself",
                            sp.Mul(*factors, evaluate=False)))
     if direct.has(Z):  # f' is not yet written in f itself (it is for tanh: 1 - tanh²)
-        fz = _NAMED_FUNCTIONS.get(defn.name, sp.Function(defn.name))(Z)
+        # a registered activation by its name (parsable again: the JSON's expressions are),
+        # a custom one as f, as every document calls it (its name is the expression itself)
+        fz = _NAMED_FUNCTIONS.get(defn.name, sp.Function(what))(Z)
         steps.append(_step(f"write with {defn.symbol}(z) itself", form.subs(A, fz)))
     return steps
 

@@ -31,9 +31,6 @@ class sigmoid(sp.Function):  # noqa: N801 - named as the maths names it
         power = "^{%s}" % exp if exp is not None else ""
         return r"\sigma%s\left(%s\right)" % (power, printer._print(self.args[0]))
 
-    def _pretty(self, printer):
-        return printer._print_Function(self, func_name="σ")
-
     def _sympystr(self, printer):
         return "sigmoid(%s)" % printer._print(self.args[0])
 
