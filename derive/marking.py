@@ -30,7 +30,7 @@ import numpy as np
 
 from derive.errors import DeriveError, did_you_mean
 from derive.numeric import functions
-from derive.numeric.network import Rounding
+from derive.numeric.network import Rounding, round_half_up
 from derive.spec import Spec
 from derive.symbolic.definitions import activation_def, loss_def
 
@@ -156,29 +156,51 @@ class CheckReport:
         return {"ok": self.ok, "results": [r.to_dict() for r in self.results]}
 
 
+def structure(spec: Spec) -> tuple:
+    """What networks must share to be marked in one batch: the layer sizes, each layer's
+    activation (with its parameters) and the loss.  Weights, biases, the example and the
+    learning rate may differ from row to row."""
+    return (spec.sizes, tuple((layer.activation, layer.params) for layer in spec.layers),
+            spec.loss)
+
+
 class Computation:
-    """The network's one training step on one example, unit by unit in computation order.
+    """One training step of a batch of networks of one structure (rows: one network each,
+    e.g. each student's variant), unit by unit in computation order.
 
     Each quantity is computed by `value(q, v, model)` from the values `v` of the quantities
-    before it; `model` (a mistake model id and its parameter) makes one classic slip.
+    before it, for every row at once (arrays of shape (rows,)); `model` (a mistake model id
+    and its parameter) makes one classic slip.  A batch of one row is `derive check`; a whole
+    class is `derive grade`: the same arithmetic, in the same order, so the same numbers.
     """
 
-    def __init__(self, spec: Spec, example: int = 0, decimals: int = 3):
-        self.spec = spec
+    def __init__(self, specs, example: int = 0, decimals: int = 3):
+        specs = [specs] if isinstance(specs, Spec) else list(specs)
+        spec = specs[0]
+        self.spec = spec  # the structure (and the title, the loss) of the batch
+        self.specs = specs
+        self.rows = len(specs)
         self.decimals = decimals
         self.L = len(spec.layers)
+        shape = structure(spec)
+        if any(structure(s) != shape for s in specs[1:]):
+            raise ValueError("a batch holds networks of one structure only")
         self.acts = [functions.activation(layer.activation, layer.params)
                      for layer in spec.layers]
         self.defs = [activation_def(layer.activation) for layer in spec.layers]
         self.loss = functions.loss(spec.loss)
-        self.W = [np.array(layer.weights, dtype=float) for layer in spec.layers]
-        self.b = [np.array(layer.biases, dtype=float) for layer in spec.layers]
-        ex = spec.examples[example]
-        self.x = [float(v) for v in ex.input]
-        self.t = np.array([ex.target], dtype=float)
-        self.eta = spec.learning_rate
+        self.W = [np.array([s.layers[n].weights for s in specs], dtype=float).reshape(
+            self.rows, spec.sizes[n + 1], spec.sizes[n]) for n in range(self.L)]
+        self.b = [np.array([s.layers[n].biases for s in specs], dtype=float).reshape(
+            self.rows, spec.sizes[n + 1]) for n in range(self.L)]
+        exs = [s.examples[example] for s in specs]
+        self.x = np.array([ex.input for ex in exs], dtype=float).reshape(self.rows, -1)
+        self.t = np.array([ex.target for ex in exs], dtype=float).reshape(self.rows, -1)
+        self.eta = np.array([s.learning_rate for s in specs], dtype=float)
+        self.unit_numbers = [tuple(spec.units(n)) for n in range(self.L + 1)]
         self.order = self._plan()
         self.by_name = {q.name: q for q in self.order}
+        self._formulas: dict[str, str] = {}
 
     # -- the plan ------------------------------------------------------------------------
     def _fprime_needs_net(self, n: int) -> bool:
@@ -224,94 +246,110 @@ class Computation:
         """The quantities a student can give, in computation order."""
         return [q.name for q in self.order if q.kind != "input"]
 
-    # -- one step --------------------------------------------------------------------------
-    def _fprime(self, n: int, i: float, o: float, model) -> float:
+    # -- one step, every row at once ---------------------------------------------------------
+    def _column(self, x) -> np.ndarray:
+        """A function's value as one number per row (a constant derivative comes back as a
+        scalar)."""
+        return np.array(np.broadcast_to(np.asarray(x, dtype=float), (self.rows,)))
+
+    def _fprime(self, n: int, i, o, model):
         act = self.acts[n - 1]
         if model[0] == "derivative_of_net" and act.df_from_output is not None:
-            return float(np.asarray(act.df_from_output(a=np.array([i]), **dict(act.params)))
-                         .ravel()[0])
-        return float(np.asarray(act.derivative(np.array([i]), np.array([o]))).ravel()[0])
+            return self._column(act.df_from_output(a=i, **dict(act.params)))
+        return self._column(act.derivative(i, o))
 
-    def value(self, q: Quantity, v: dict, model=(None, None), rnd: Rounding = Rounding()) -> float:
-        spec, n, u = self.spec, q.layer, q.unit
+    def _outputs(self, v: dict) -> np.ndarray:
+        nan = np.full(self.rows, np.nan)
+        return np.stack([v.get(f"o{k}", nan) for k in self.unit_numbers[self.L]], axis=1)
+
+    def value(self, q: Quantity, v: dict, model=(None, None), rnd: Rounding = Rounding()):
+        units, n, u = self.unit_numbers, q.layer, q.unit
         mid, par = model
         if q.kind == "input":
-            return self.x[u]
+            return self.x[:, u]
         if q.kind == "net":
-            s = sum(float(self.W[n - 1][u, j]) * v[f"o{k}"]
-                    for j, k in enumerate(spec.units(n - 1)))
-            return s if mid == "bias_left_out" else s + float(self.b[n - 1][u])
+            s = 0.0
+            for j, k in enumerate(units[n - 1]):
+                s = s + self.W[n - 1][:, u, j] * v[f"o{k}"]
+            return s if mid == "bias_left_out" else s + self.b[n - 1][:, u]
         if q.kind == "out":
             act = self.acts[n - 1]
             if self.defs[n - 1].elementwise:
-                return float(np.asarray(act(np.array([v[f"i{spec.units(n)[u]}"]]))).ravel()[0])
-            z = np.array([[v[f"i{k}"] for k in spec.units(n)]])
-            return float(np.asarray(act(z))[0, u])
-        outs = np.array([[v.get(f"o{k}", np.nan) for k in spec.units(self.L)]])
+                return self._column(act(v[f"i{units[n][u]}"]))
+            z = np.stack([v[f"i{k}"] for k in units[n]], axis=1)
+            return self._column(np.asarray(act(z))[:, u])
         if q.kind == "loss":
-            E = float(self.loss.per_example(outs, self.t)[0])
+            E = self._column(self.loss.per_example(self._outputs(v), self.t))
             return E * par if mid == "factor_2" else E
-        k = spec.units(n)[u]
+        k = units[n][u]
         if q.kind == "err":
             f1 = self._fprime(n, v[f"i{k}"], v[f"o{k}"], model)
             if n == self.L:
-                g = float(self.loss.gradient(outs, self.t)[0, u])
+                outs = self._outputs(v)
+                g = np.broadcast_to(self.loss.gradient(outs, self.t), outs.shape)[:, u]
                 e = -g * f1
                 if mid == "factor_2":
-                    e *= par
+                    e = e * par
                 return -e if mid == "sign_error" else e
             s = 0.0
-            for m, km in enumerate(spec.units(n + 1)):
-                w = float(self.W[n][m, u])
+            for m, km in enumerate(units[n + 1]):
+                w = self.W[n][:, m, u]
                 if mid == "updated_weights":
                     w = _round(w + self.eta * v[f"Err{km}"] * v[f"o{k}"], rnd, False)
-                s += w * v[f"Err{km}"]
+                s = s + w * v[f"Err{km}"]
             return f1 * s
         err = v[f"Err{k}"]
-        o_j = v[f"o{spec.units(n - 1)[q.source]}"] if q.source >= 0 else 1.0
+        o_j = v[f"o{units[n - 1][q.source]}"] if q.source >= 0 else 1.0
         sign = -1.0 if mid == "sign_update" else 1.0
         if q.kind in ("grad_w", "grad_b"):
-            return -sign * err * o_j
+            return self._column(-sign * err * o_j)
         eta = 1.0 if mid == "no_learning_rate" else self.eta
         if q.kind == "weight":
-            return float(self.W[n - 1][u, q.source]) + sign * eta * err * o_j
-        old = float(self.b[n - 1][u])
+            return self.W[n - 1][:, u, q.source] + sign * eta * err * o_j
+        old = self.b[n - 1][:, u]
         if mid == "bias_not_updated":
-            return old
+            return old.copy()
         if mid == "bias_updated_with_o":
             return old + self.eta * err * v[f"o{k}"]
         return old + sign * eta * err
 
-    def rounded(self, q: Quantity, x: float, rnd: Rounding) -> float:
+    def rounded(self, q: Quantity, x, rnd: Rounding):
         if q.kind == "input":
             return x
         return _round(x, rnd, q.error_like)
 
-    def chain(self, given: dict[str, float], model=(None, None), places: int | None = None):
-        """(raw, expected): each quantity computed from the student's values where given,
-        else from this chain's own; expected is raw rounded as the chain rounds."""
+    def chain(self, given: dict, model=(None, None), places: int | None = None):
+        """(raw, expected, used): each quantity computed from the given values (name -> one
+        number per row, NaN where that row gave none), else from this chain's own; expected
+        is raw rounded as the chain rounds, used what the next steps were computed from."""
         rnd = Rounding(places)
+        drift = model[0] == "rounding_drift"
         used, raw, expected = {}, {}, {}
         for q in self.order:
             r = self.value(q, used, model, rnd)
             raw[q.name] = r
             expected[q.name] = e = self.rounded(q, r, rnd)
-            if q.name in given and q.kind != "input":
-                g = given[q.name]
-                used[q.name] = self.rounded(q, g, rnd) if model[0] == "rounding_drift" else g
-            else:
+            g = given.get(q.name) if q.kind != "input" else None
+            if g is None:
                 used[q.name] = e
+            else:
+                used[q.name] = np.where(np.isnan(g), e, self.rounded(q, g, rnd) if drift else g)
         return raw, expected, used
 
-    def partial(self, q: Quantity, v: dict, dep: str, model=(None, None)) -> float:
+    def partial(self, q: Quantity, v: dict, dep: str, model=(None, None)):
         x = v[dep]
-        h = 1e-6 * max(1.0, abs(x))
+        h = 1e-6 * np.maximum(1.0, np.abs(x))
         up, down = dict(v), dict(v)
         up[dep], down[dep] = x + h, x - h
         return (self.value(q, up, model) - self.value(q, down, model)) / (2 * h)
 
     # -- formulas (plain text in the machine names) ---------------------------------------------
     def formula(self, q: Quantity) -> str:
+        if q.name not in self._formulas:
+            self._formulas[q.name] = self._formula(q)
+        return self._formulas[q.name]
+
+    def _formula(self, q: Quantity) -> str:
         spec, n, u = self.spec, q.layer, q.unit
         if q.kind == "net":
             k = spec.units(n)[u]
@@ -347,12 +385,42 @@ class Computation:
         return "(" + _subst(rec["derivative"]["expression"], z=f"i{k}") + ")"
 
 
-def _round(x: float, rnd: Rounding, error_like: bool) -> float:
+def round_half_up_rows(x, places: int) -> np.ndarray:
+    """derive.numeric.network.round_half_up for a whole array at once, with the same result:
+    the decimal digits shown, a half rounded away from zero, judged on the shortest decimal
+    that reads back as the float (what Decimal(repr(x)) sees).
+
+    Away from a half, floor(|x|·10^p + ½) is that answer (the float error of |x|·10^p is far
+    below 1e-6 of a unit while it is below 1e9).  Near a half k + ½, the half itself as a
+    float, t = (k + ½)/10^p, decides: division of exact integers by an exact power of ten is
+    correctly rounded, so t is the float the decimal half reads as; |x| ≥ t rounds up (a tie
+    goes away from zero), |x| < t down, as the decimal comparison would.  Huge, infinite and
+    NaN values take the decimal route itself."""
+    x = np.asarray(x, dtype=float)
+    scale = 10.0 ** places
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = np.abs(x) * scale
+        k = np.floor(y)
+        near = np.abs(y - k - 0.5) <= 1e-6
+        up = np.where(near, np.abs(x) >= (k + 0.5) / scale, y - k >= 0.5)
+        out = np.copysign((k + up) / scale, x) + 0.0
+    slow = ~(y < 1e9)
+    if slow.any():
+        out = np.array(out)
+        for i in zip(*np.nonzero(slow)):
+            out[i] = round_half_up(float(x[i]), places)
+    return out
+
+
+def _round(x, rnd: Rounding, error_like: bool):
     """Rounded as the chain rounds; a value beyond any hand calculation (a wildly wrong
     answer carried on) is left as it is."""
-    if rnd.places is None or not math.isfinite(x) or abs(x) >= 1e15:
-        return float(x)
-    return float(rnd.error(x) if error_like else rnd.value(x))
+    if rnd.places is None:
+        return x
+    x = np.asarray(x, dtype=float)
+    keep = ~np.isfinite(x) | (np.abs(np.nan_to_num(x)) >= 1e15)
+    r = round_half_up_rows(np.where(keep, 0.0, x), rnd.places + (1 if error_like else 0))
+    return np.where(keep, x, r)
 
 
 def _subst(expr: str, **names) -> str:
@@ -362,7 +430,7 @@ def _subst(expr: str, **names) -> str:
     return expr.replace("**", "^").replace("*", "·").replace(" - ", " − ")
 
 
-def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
+def _messages(comp: Computation, q: Quantity, model, decimals: int, eta: float) -> str:
     mid, par = model
     loss = comp.spec.loss
     if mid == "factor_2":
@@ -390,7 +458,7 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
         return ("sign: the gradient was added, θ ← θ + η ∂E/∂θ, which climbs the loss; "
                 "gradient descent subtracts it: θ ← θ − η ∂E/∂θ = θ + η Err o")
     if mid == "no_learning_rate":
-        return f"the learning rate η = {comp.eta:g} was not applied to the increment"
+        return f"the learning rate η = {eta:g} was not applied to the increment"
     if mid == "bias_not_updated":
         return "the bias was left at its old value; it is updated too: b ← b + η Err"
     if mid == "bias_updated_with_o":
@@ -411,7 +479,7 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
     return "no known mistake reproduces this value; compare with the formula"
 
 
-def _models(comp: Computation, q: Quantity, decimals: int):
+def _models(decimals: int):
     """(model, places of the chain) pairs to try for a wrong value, simplest first."""
     out = []
     for mid in MISTAKES:
@@ -426,6 +494,8 @@ def _models(comp: Computation, q: Quantity, decimals: int):
 
 
 def _answer(name: str, value) -> Answer:
+    if isinstance(value, Answer):
+        return value
     if isinstance(value, str):
         text = value.strip()
         num = parse_number(text, name)
@@ -439,108 +509,215 @@ def _answer(name: str, value) -> Answer:
     return Answer(name, num, text, places_of(text))
 
 
-def _finite_sum(terms) -> float:
+def _finite_sum(terms, rows: int):
     """A carried tolerance; a term made undefined by a wildly wrong earlier value adds 0."""
-    return sum(t for t in terms if math.isfinite(t))
+    total = np.zeros(rows)
+    for t in terms:
+        total = total + np.where(np.isfinite(t), t, 0.0)
+    return total
+
+
+@dataclass(frozen=True)
+class Key:
+    """What an answer key says about one asked value of one row: its answer and the intervals
+    a right answer may fall in (answers.json's `accept`, or answer ± tolerance)."""
+
+    answer: float
+    intervals: tuple[tuple[float, float], ...]
 
 
 def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> CheckReport:
     """Mark each answer (name -> number, or its text as written) against spec's step."""
-    with np.errstate(all="ignore"):
-        return _check(spec, answers, decimals, example)
-
-
-def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckReport:
     comp = Computation(spec, example, decimals)
     valid = comp.names()
     for name in answers:
         if name not in comp.by_name or name not in valid:
             raise DeriveError(f"unknown quantity '{name}'{did_you_mean(name, valid)}; "
                               f"valid names for this network: {', '.join(valid)}")
-    given = {name: _answer(name, value) for name, value in answers.items()}
-    gv = {name: a.value for name, a in given.items()}
+    results = mark(comp, [answers])[0]
+    return CheckReport(all(r.ok for r in results), results, spec.title, spec.source, decimals,
+                       spec.loss, spec.learning_rate)
 
-    exact_raw, exact, used = comp.chain(gv)
-    hand_raw, hand, _ = comp.chain(gv, places=decimals)
-    pure_exact = comp.chain({})[1]
-    pure_hand_raw, pure_hand, _ = comp.chain({}, places=decimals)
+
+def mark(comp: Computation, answers: list, fixed: list | None = None,
+         key: list | None = None) -> list[tuple[Result, ...]]:
+    """Mark the answers of every row of comp (one dict name -> number or text as written, per
+    row); the results of each row in computation order.
+
+    fixed (optional, per row, name -> number): values the problem states (a backward problem
+    gives the forward pass): every chain uses them, nothing marks them, nothing rounds them.
+    key (optional, per row, name -> Key): a value not carried forward is right iff it lies in
+    one of its key's intervals; one resting on a wrong earlier value is also right when it
+    follows from the student's own values (carried forward).  Without a key a value is right
+    when it matches either chain at the precision written.
+    """
+    if len(answers) != comp.rows:
+        raise ValueError("one answers dict per row")
+    with np.errstate(all="ignore"):
+        return _mark(comp, answers, fixed or [{}] * comp.rows, key or [{}] * comp.rows)
+
+
+def _per_row(rows: list, names, value, missing=np.nan) -> dict:
+    """name -> array of one value per row (missing where a row has none), for the names some
+    row has."""
+    out = {}
+    for name in names:
+        if any(name in row for row in rows):
+            out[name] = np.array([value(row[name]) if name in row else missing for row in rows],
+                                 dtype=float)
+    return out
+
+
+def _mark(comp: Computation, answers: list, fixed: list, key: list):
+    R, decimals, order = comp.rows, comp.decimals, comp.order
+    parsed = [{name: _answer(name, value) for name, value in row.items()} for row in answers]
+    names = comp.names()
+    fx = _per_row(fixed, names, float)
+    gv = _per_row(parsed, names, lambda a: a.value)
+    gp = _per_row(parsed, names, lambda a: a.places, 0)
+    # what every chain starts from: the stated values, and the student's where they gave one
+    cg = dict(gv)
+    for name, f in fx.items():
+        cg[name] = np.where(np.isnan(f), gv.get(name, np.nan), f)
+
+    exact_raw, exact, used = comp.chain(cg)
+    hand_raw, hand, _ = comp.chain(cg, places=decimals)
+    pure_exact = comp.chain(fx)[1]
+    pure_hand_raw, pure_hand, _ = comp.chain(fx, places=decimals)
     display = Rounding(decimals)
+    models = _models(decimals)
+    false, zero = np.zeros(R, dtype=bool), np.zeros(R)
 
     # tolerance: half a unit in the last place written + the rounding carried from earlier
     # steps: a right earlier value stands for itself or the value it rounds (what was carried),
     # a wrong one for anything that rounds to it, an unwritten one for its exact value or that
-    # value rounded to the digits shown.
-    unc, tol, tainted, results, variants = {}, {}, {}, [], {}
+    # value rounded to the digits shown; a stated value is exact.
+    unc, tainted, variants, marked = {}, {}, {}, []
 
-    def close(name, *values, tolerance=None):
-        t = (tol[name] if tolerance is None else tolerance) * (1 + 1e-9) + 1e-12
-        return any(abs(gv[name] - x) <= t for x in values)
-
-    def close_chain(name, raw, rounded, places, tolerance=None):
-        """Right on a rounding chain: near the value before rounding, or the rounded value
-        itself when the student wrote no more places than the chain keeps."""
-        q = comp.by_name[name]
-        keeps = places + 1 if q.error_like else places
-        return (close(name, raw, tolerance=tolerance)
-                or (given[name].places <= keeps and close(name, rounded, tolerance=tolerance)))
-
-    for q in comp.order:
+    for q in order:
         n = q.name
         if q.kind == "input":
-            unc[n], tainted[n] = 0.0, False
+            unc[n], tainted[n] = zero, false
             continue
-        carried = _finite_sum(abs(comp.partial(q, used, d)) * unc[d] for d in q.deps)
-        deps_tainted = any(tainted[d] for d in q.deps)
-        if n not in given:
-            x = exact[n]
-            unc[n] = carried + abs(comp.rounded(q, x, display) - x)
-            tainted[n] = deps_tainted
+        carried = _finite_sum((np.abs(comp.partial(q, used, d)) * unc[d] for d in q.deps), R)
+        deps_tainted = false
+        for d in q.deps:
+            deps_tainted = deps_tainted | tainted[d]
+        is_fixed = ~np.isnan(fx[n]) if n in fx else false
+        is_given = (~np.isnan(gv[n]) & ~is_fixed) if n in gv else false
+        unc_unwritten = np.where(is_fixed, 0.0,
+                                 carried + np.abs(comp.rounded(q, exact[n], display) - exact[n]))
+        taint_unwritten = deps_tainted & ~is_fixed
+        if not is_given.any():
+            unc[n], tainted[n] = unc_unwritten, taint_unwritten
             continue
-        a = given[n]
-        tol[n] = carried + half_unit(a.places)
-        ok_pure = (close(n, pure_exact[n])
-                   or close_chain(n, pure_hand_raw[n], pure_hand[n], decimals))
-        if close(n, exact[n]):
-            chain, expected, carried_value = "exact", exact[n], exact[n]
-        elif close_chain(n, hand_raw[n], hand[n], decimals):
-            chain, expected, carried_value = "hand", hand[n], hand_raw[n]
-        elif close(n, pure_exact[n]):
-            chain, expected, carried_value = "exact", pure_exact[n], pure_exact[n]
-        elif ok_pure:
-            chain, expected, carried_value = "hand", pure_hand[n], pure_hand_raw[n]
-        else:
-            chain, expected, carried_value = None, exact[n], None
-        if not math.isfinite(expected):  # the student's values lead nowhere: the model answer
-            expected = pure_exact[n]
-        ok = chain is not None
-        tainted[n] = not ok_pure
+        g, pl = gv[n], gp[n]
+        half = _half_units(pl)
+        tol = carried + half
+        keeps = decimals + 1 if q.error_like else decimals
+
+        def close(x, tolerance=tol):
+            return np.abs(g - x) <= tolerance * (1 + 1e-9) + 1e-12
+
+        def close_chain(raw, rounded, places, tolerance=tol):
+            """Right on a rounding chain: near the value before rounding, or the rounded value
+            itself when the student wrote no more places than the chain keeps."""
+            k = places + 1 if q.error_like else places
+            return close(raw, tolerance) | ((pl <= k) & close(rounded, tolerance))
+
+        c_exact = close(exact[n])
+        c_hand = close_chain(hand_raw[n], hand[n], decimals)
+        c_pure_exact = close(pure_exact[n])
+        ok_pure = c_pure_exact | close_chain(pure_hand_raw[n], pure_hand[n], decimals)
+        conditions = [c_exact, c_hand, c_pure_exact, ok_pure]
+        chains = [1, 2, 1, 2]  # exact, hand
+        expecteds = [exact[n], hand[n], pure_exact[n], pure_hand[n]]
+        carried_values = [exact[n], hand_raw[n], pure_exact[n], pure_hand_raw[n]]
+        default_expected = exact[n]
+        keyed = [row.get(n) for row in key]
+        if any(k is not None for k in keyed):
+            has_key = np.array([k is not None for k in keyed])
+            answer = np.array([k.answer if k is not None else np.nan for k in keyed])
+            width = max(len(k.intervals) for k in keyed if k is not None)
+            lo, hi = np.full((R, width), np.nan), np.full((R, width), np.nan)
+            for r, k in enumerate(keyed):
+                if k is not None:
+                    for j, (a, b) in enumerate(k.intervals):
+                        lo[r, j], hi[r, j] = a, b
+            slack = (1e-12 * np.maximum(1.0, np.abs(g)))[:, None]  # as _inside
+            in_key = ((lo - slack <= g[:, None]) & (g[:, None] <= hi + slack)).any(axis=1)
+            # a key decides a value that rests on right values; one that rests on a wrong
+            # value may also follow from the student's own (carried forward)
+            ok_keyed = np.where(deps_tainted, c_exact | c_hand | in_key, in_key)
+            conditions = [np.where(has_key, c & ok_keyed, c) for c in conditions]
+            conditions.append(has_key & ok_keyed)
+            chains.append(3)  # the key
+            expecteds.append(answer)
+            carried_values.append(answer)
+            ok_pure = np.where(has_key, in_key, ok_pure)
+            default_expected = np.where(has_key & ~deps_tainted, answer, exact[n])
+        chain = np.select(conditions, chains, 0)
+        expected = np.select(conditions, expecteds, default_expected)
+        carried_value = np.select(conditions, carried_values, np.nan)
+        # the student's values lead nowhere: the model answer
+        expected = np.where(np.isfinite(expected), expected, pure_exact[n])
+        ok = chain > 0
+        tainted[n] = np.where(is_given, ~ok_pure, taint_unwritten)
         # what was carried on: the value written, or the unrounded value it stands for, which
         # lies within the carried rounding of the value recomputed here
-        unc[n] = abs(a.value - carried_value) + carried if ok else half_unit(a.places)
-        diagnosis = None
-        if not ok:
-            found = (None, None)
-            for model, places in _models(comp, q, decimals):
-                if (model, places) not in variants:  # one chain per model serves every value
-                    variants[model, places] = comp.chain(gv, model, places)
-                raw, exp_, vused = variants[model, places]
-                # the tolerance as for a right value, through this model's own formula
-                t = half_unit(a.places) + _finite_sum(
-                    abs(comp.partial(q, vused, d, model)) * unc[d] for d in q.model_deps)
-                if (close(n, raw[n], tolerance=t) if places is None
-                        else close_chain(n, raw[n], exp_[n], places, tolerance=t)):
-                    found = model
-                    break
-            diagnosis = {"mistake": found[0],
-                         "title": MISTAKES.get(found[0], "not recognised"),
-                         "message": _messages(comp, q, found, decimals),
-                         "formula": comp.formula(q)}
-        shown = max(a.places, decimals + 1 if q.error_like else decimals)
-        results.append(Result(n, a.value, float(expected), ok,
-                              ok and not ok_pure and deps_tainted, diagnosis, a.text, shown,
-                              tol[n], chain, comp.formula(q)))
-    return CheckReport(all(r.ok for r in results), tuple(results), spec.title,
-                       spec.source, decimals, spec.loss, spec.learning_rate)
+        unc[n] = np.where(is_given, np.where(ok, np.abs(g - carried_value) + carried, half),
+                          unc_unwritten)
+        found = np.full(R, -1)
+        pending = is_given & ~ok
+        for index, (model, places) in enumerate(models):
+            if not pending.any():
+                break
+            if (model, places) not in variants:  # one chain per model serves every value
+                variants[model, places] = comp.chain(cg, model, places)
+            raw, exp_, vused = variants[model, places]
+            # the tolerance as for a right value, through this model's own formula
+            t = half + _finite_sum(
+                (np.abs(comp.partial(q, vused, d, model)) * unc[d] for d in q.model_deps), R)
+            match = (close(raw[n], t) if places is None
+                     else close_chain(raw[n], exp_[n], places, t))
+            found[pending & match] = index
+            pending = pending & ~match
+        marked.append((q, is_given, ok, ok & ~ok_pure & deps_tainted, chain, expected, tol,
+                       found))
+
+    labels = {0: None, 1: "exact", 2: "hand", 3: "key"}
+    out = [[] for _ in range(R)]
+    for q, is_given, ok, carried_forward, chain, expected, tol, found in marked:
+        n, formula = q.name, comp.formula(q)
+        lists = [a.tolist() for a in (ok, carried_forward, chain, expected, tol, found)]
+        for r in np.nonzero(is_given)[0].tolist():
+            a = parsed[r][n]
+            ok_r, cf_r, chain_r, expected_r, tol_r, found_r = (x[r] for x in lists)
+            diagnosis = None
+            if not ok_r:
+                model = models[found_r][0] if found_r >= 0 else (None, None)
+                diagnosis = {"mistake": model[0],
+                             "title": MISTAKES.get(model[0], "not recognised"),
+                             "message": _messages(comp, q, model, decimals, comp.specs[r]
+                                                  .learning_rate),
+                             "formula": formula}
+            shown = max(a.places, decimals + 1 if q.error_like else decimals)
+            out[r].append(Result(n, a.value, float(expected_r), ok_r, cf_r, diagnosis, a.text,
+                                 shown, tol_r, labels[chain_r], formula))
+    return [tuple(results) for results in out]
+
+
+def _half_units(places) -> np.ndarray:
+    """half_unit of each row's places (Python's power, digit for digit as check has it)."""
+    distinct, index = np.unique(places.astype(int), return_inverse=True)
+    return np.array([half_unit(int(p)) for p in distinct])[index]
+
+
+def _inside(value: float, intervals) -> bool:
+    """In one of the intervals, ends included (the ends are decimal numbers read as floats:
+    a hair of slack for the binary noise of the value read)."""
+    slack = 1e-12 * max(1.0, abs(value))
+    return any(lo - slack <= value <= hi + slack for lo, hi in intervals)
 
 
 # -- the answers file ---------------------------------------------------------------------------
