@@ -20,6 +20,7 @@ formula beside it.  Plain data only: render/ lays it out.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -52,6 +53,7 @@ MISTAKES = {
 
 _NUMBER = re.compile(r"[+-]?(?:0[xob][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.([0-9][0-9_]*))?"
                      r"(?:[eE]([+-]?[0-9][0-9_]*))?)")
+_PLAIN = re.compile(r"-?[0-9]+\.([0-9]+)")
 _LINE = re.compile(r"""^\s*(?:"([^"\\]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=\s*(.*?)\s*(?:#.*)?$""")
 
 
@@ -183,7 +185,8 @@ class Computation:
         self.decimals = decimals
         self.L = len(spec.layers)
         shape = structure(spec)
-        if any(structure(s) != shape for s in specs[1:]):
+        distinct = {id(s): s for s in specs}.values()  # rows of one variant share a spec
+        if any(structure(s) != shape for s in distinct):
             raise ValueError("a batch holds networks of one structure only")
         self.acts = [functions.activation(layer.activation, layer.params)
                      for layer in spec.layers]
@@ -479,7 +482,8 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int, eta: float) 
     return "no known mistake reproduces this value; compare with the formula"
 
 
-def _models(decimals: int):
+@functools.lru_cache(maxsize=None)
+def _models(decimals: int) -> tuple:
     """(model, places of the chain) pairs to try for a wrong value, simplest first."""
     out = []
     for mid in MISTAKES:
@@ -490,7 +494,7 @@ def _models(decimals: int):
                 out += [((mid, par), None), ((mid, par), decimals)]
         else:
             out += [((mid, None), None), ((mid, None), decimals)]
-    return out
+    return tuple(out)
 
 
 def _answer(name: str, value) -> Answer:
@@ -498,6 +502,9 @@ def _answer(name: str, value) -> Answer:
         return value
     if isinstance(value, str):
         text = value.strip()
+        m = _PLAIN.fullmatch(text)
+        if m:  # most values: a plain decimal, its places the digits after the point
+            return Answer(name, float(text), text, len(m.group(1)))
         num = parse_number(text, name)
     else:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -539,6 +546,24 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
                        spec.loss, spec.learning_rate)
 
 
+@dataclass(frozen=True)
+class Marked:
+    """One quantity marked in every row of a batch: arrays over the rows (where `given` is
+    False the row gave no value and the rest means nothing)."""
+
+    quantity: Quantity
+    given: np.ndarray  # bool
+    ok: np.ndarray  # bool
+    carried_forward: np.ndarray  # bool
+    chain: np.ndarray  # 0 wrong, 1 exact, 2 hand, 3 the key's intervals
+    expected: np.ndarray
+    tolerance: np.ndarray
+    model: np.ndarray  # index into models(decimals) of the mistake named, -1: none
+
+
+CHAINS = {0: None, 1: "exact", 2: "hand", 3: "key"}
+
+
 def mark(comp: Computation, answers: list, fixed: list | None = None,
          key: list | None = None) -> list[tuple[Result, ...]]:
     """Mark the answers of every row of comp (one dict name -> number or text as written, per
@@ -551,6 +576,43 @@ def mark(comp: Computation, answers: list, fixed: list | None = None,
     follows from the student's own values (carried forward).  Without a key a value is right
     when it matches either chain at the precision written.
     """
+    parsed = [{name: _answer(name, value) for name, value in row.items()} for row in answers]
+    marked = mark_batch(comp, parsed, fixed, key)
+    out = [[] for _ in range(comp.rows)]
+    for m in marked:
+        q, formula = m.quantity, comp.formula(m.quantity)
+        lists = [a.tolist() for a in (m.ok, m.carried_forward, m.chain, m.expected,
+                                      m.tolerance)]
+        for r in np.nonzero(m.given)[0].tolist():
+            a = parsed[r][q.name]
+            ok, cf, chain, expected, tol = (x[r] for x in lists)
+            out[r].append(Result(q.name, a.value, float(expected), ok, cf,
+                                 None if ok else diagnosis(comp, m, r), a.text,
+                                 shown_places(a, q, comp.decimals), tol, CHAINS[chain],
+                                 formula))
+    return [tuple(results) for results in out]
+
+
+def shown_places(a: Answer, q: Quantity, decimals: int) -> int:
+    """The places to show the expected value at: those asked, or more if written."""
+    return max(a.places, decimals + 1 if q.error_like else decimals)
+
+
+def diagnosis(comp: Computation, m: Marked, row: int) -> dict:
+    """What went wrong with row's value of m's quantity: the mistake named (or none), why,
+    and the right formula."""
+    index = int(m.model[row])
+    model = _models(comp.decimals)[index][0] if index >= 0 else (None, None)
+    return {"mistake": model[0], "title": MISTAKES.get(model[0], "not recognised"),
+            "message": _messages(comp, m.quantity, model, comp.decimals,
+                                 comp.specs[row].learning_rate),
+            "formula": comp.formula(m.quantity)}
+
+
+def mark_batch(comp: Computation, answers: list, fixed: list | None = None,
+               key: list | None = None) -> list[Marked]:
+    """mark() for grade: the answers already read (name -> Answer, per row), the marks kept
+    as arrays over the rows, one Marked per quantity some row gave."""
     if len(answers) != comp.rows:
         raise ValueError("one answers dict per row")
     with np.errstate(all="ignore"):
@@ -570,7 +632,7 @@ def _per_row(rows: list, names, value, missing=np.nan) -> dict:
 
 def _mark(comp: Computation, answers: list, fixed: list, key: list):
     R, decimals, order = comp.rows, comp.decimals, comp.order
-    parsed = [{name: _answer(name, value) for name, value in row.items()} for row in answers]
+    parsed = answers
     names = comp.names()
     fx = _per_row(fixed, names, float)
     gv = _per_row(parsed, names, lambda a: a.value)
@@ -682,29 +744,10 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
                      else close_chain(raw[n], exp_[n], places, t))
             found[pending & match] = index
             pending = pending & ~match
-        marked.append((q, is_given, ok, ok & ~ok_pure & deps_tainted, chain, expected, tol,
-                       found))
+        marked.append(Marked(q, is_given, ok, ok & ~ok_pure & deps_tainted, chain, expected,
+                             tol, found))
 
-    labels = {0: None, 1: "exact", 2: "hand", 3: "key"}
-    out = [[] for _ in range(R)]
-    for q, is_given, ok, carried_forward, chain, expected, tol, found in marked:
-        n, formula = q.name, comp.formula(q)
-        lists = [a.tolist() for a in (ok, carried_forward, chain, expected, tol, found)]
-        for r in np.nonzero(is_given)[0].tolist():
-            a = parsed[r][n]
-            ok_r, cf_r, chain_r, expected_r, tol_r, found_r = (x[r] for x in lists)
-            diagnosis = None
-            if not ok_r:
-                model = models[found_r][0] if found_r >= 0 else (None, None)
-                diagnosis = {"mistake": model[0],
-                             "title": MISTAKES.get(model[0], "not recognised"),
-                             "message": _messages(comp, q, model, decimals, comp.specs[r]
-                                                  .learning_rate),
-                             "formula": formula}
-            shown = max(a.places, decimals + 1 if q.error_like else decimals)
-            out[r].append(Result(n, a.value, float(expected_r), ok_r, cf_r, diagnosis, a.text,
-                                 shown, tol_r, labels[chain_r], formula))
-    return [tuple(results) for results in out]
+    return marked
 
 
 def _half_units(places) -> np.ndarray:

@@ -6,8 +6,10 @@ with trailing zeros dropped, as the lecture prints them (0.4, -0.7, 0.332, -0.00
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from markupsafe import Markup
 
@@ -29,6 +31,21 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
         text = text.rstrip("0").rstrip(".")
     if text in ("-0", ""):
         text = "0"
+    return text.replace("-", minus)
+
+
+@functools.lru_cache(maxsize=65536)
+def fixed(x, places: int = 3, *, minus: str = "-") -> str:
+    """x at exactly `places` decimals, trailing zeros kept (0.0620, -0.0100), rounded half up
+    on the decimal digits as the answer keys round; -0 shown as 0; None as a dash."""
+    if x is None:
+        return "—"
+    x = float(x)
+    if not math.isfinite(x) or abs(x) >= 1e15:
+        return number(x, places, minus=minus)
+    text = f"{Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}"
+    if text.startswith("-") and not text.strip("-0."):
+        text = text[1:]
     return text.replace("-", minus)
 
 
@@ -225,8 +242,11 @@ def for_format(fmt: str) -> dict:
         text = str(text)
         return Markup(f"({text})" if text.startswith(("-", MINUS)) else text)
 
+    def fix(x, places=3):
+        return Markup(fixed(x, places, minus=minus))
+
     out = {"num": num, "given": giv, "paren": paren, "table": table, "indent": indent_block,
-           "layout": layout}
+           "layout": layout, "fixed": fix}
     if fmt == "html":
         def mn(x, places=3, given_value=False):
             text = given(x) if given_value else number(x, places)
@@ -241,6 +261,7 @@ def for_format(fmt: str) -> dict:
 
         out.update(mathml=lambda s: Markup(s), name=mathml_name, mn=mn, mnp=mnp,
                    svg_network=svg_network, num=lambda x, places=3: number(x, places, minus=MINUS),
+                   fixed=lambda x, places=3: fixed(x, places, minus=MINUS),
                    given=lambda x: given(x, minus=MINUS))
     elif fmt == "latex":
         out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_tex)
