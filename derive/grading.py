@@ -586,9 +586,10 @@ def file_stems(rows) -> list[str]:
             continue
         plain = unicodedata.normalize("NFKD", student).encode("ascii", "ignore").decode()
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", plain).strip("._-")[:60].rstrip("._-")
-        if safe != student or safe.split(".")[0].upper() in _RESERVED:
+        reserved = safe.split(".")[0].upper() in _RESERVED  # CON, con.txt: devices on Windows
+        if safe != student or reserved:
             digest = hashlib.sha256(student.encode("utf-8")).hexdigest()[:10]
-            safe = f"{safe or 'student'}-{digest}"
+            safe = f"{(safe.replace('.', '_') if reserved else safe) or 'student'}-{digest}"
         stems.append(safe)
     # ids that differ only in case, and the same id twice, must still get files of their own
     folded = Counter(s.lower() for s in stems)
