@@ -591,12 +591,10 @@ def file_stems(rows) -> list[str]:
             digest = hashlib.sha256(student.encode("utf-8")).hexdigest()[:10]
             safe = f"{(safe.replace('.', '_') if reserved else safe) or 'student'}-{digest}"
         stems.append(safe)
-    # ids that differ only in case, and the same id twice, must still get files of their own
-    folded = Counter(s.lower() for s in stems)
+    # the same id twice, and ids that differ only in case (one file on macOS and Windows),
+    # still get files of their own: a later one is told apart by its line
     taken, out = set(), []
     for (student, line), stem in zip(rows, stems):
-        if folded[stem.lower()] > 1 and stem == student:
-            stem = f"{stem}-{hashlib.sha256(student.encode('utf-8')).hexdigest()[:10]}"
         while stem.lower() in taken:
             stem = f"{stem}-line-{line}"
         taken.add(stem.lower())

@@ -446,6 +446,28 @@ def test_file_names_are_safe_and_never_shared():
     assert stems[HOSTILE.index("")] == "line-10"
 
 
+def test_one_value_that_is_another_variants_is_not_called_copied(tmp_path, small_exam):
+    """A value another variant gives may be chance; two of one variant on a sheet are not."""
+    exam, key = small_exam
+    other = {f"{p['kind']}.{n}": classroom.text(a, p["places"][n])
+             for p in key["variants"][1]["problems"] for n, a in p["answers"].items()}
+    one = right_row(key, 1, "ann")
+    two = right_row(key, 1, "bob")
+    for row, columns in ((one, ["update.w4_6"]), (two, ["update.w4_6", "update.w5_6"])):
+        for c in columns:
+            row[2 + COLUMNS_321.index(c)] = other[c]
+    sheet = tmp_path / "class.csv"
+    sheet.write_text("\n".join(",".join(r) for r in (["student", "variant", *COLUMNS_321],
+                                                      one, two)) + "\n")
+    data = grade_json(exam, sheet, "-o", tmp_path / "out")
+    ann, bob = ({r["column"]: r for r in s["results"]} for s in data["students"])
+    assert ann["update.w4_6"]["status"] == "wrong"
+    assert ann["update.w4_6"]["diagnosis"]["mistake"] in (None, *MISTAKES)
+    for c in ("update.w4_6", "update.w5_6"):
+        assert bob[c]["diagnosis"]["mistake"] == "other_variant"
+        assert "S5-V02" in bob[c]["diagnosis"]["message"]
+
+
 def test_user_text_is_escaped_everywhere(tmp_path, small_exam):
     exam, key = small_exam
     rows = [right_row(key, 1 + i % 3, s) for i, s in enumerate(HOSTILE)]
