@@ -867,14 +867,14 @@ class Grades(Document):
         """Each problem's network drawn once (the same for every student of its variant)."""
         from markupsafe import Markup
 
-        from derive.grading import network_data
         from render import render
 
         out = {}
-        for v in self.grades.key.variants:
-            for p in v.problems:
-                if p.spec is not None:
-                    out[p.id] = Markup(render("_grade_network", fmt, net=network_data(p.spec)))
+        for student in self.grades.students:  # the variants some student has, each once
+            for section in student.sections:
+                if section.network is not None and section.id not in out:
+                    out[section.id] = Markup(render("_grade_network", fmt,
+                                                    net=section.network).rstrip("\n"))
         return out
 
     def _parts(self, fmt: str):

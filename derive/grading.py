@@ -627,6 +627,9 @@ def grade(key: SetKey, sheet: Sheet, points: dict | None = None,
                           f"{credit!r}")
     points = points or points_table(key)
     warnings = _sheet_warnings(sheet)
+    if not sheet.rows:
+        raise DeriveError(f"{sheet.source}: nothing to grade: the sheet has its header but no "
+                          f"row of values")
 
     # each row: its variant, its readable values, what is wrong with it
     rows, seen = [], {}
@@ -653,8 +656,10 @@ def grade(key: SetKey, sheet: Sheet, points: dict | None = None,
             except DeriveError:
                 unreadable[column] = text
                 problems.append(f"{column}: '{text}' is not a number (marked wrong)")
+        if variant and not values and not unreadable:
+            problems.append("no value given (absent?)")
         rows.append((row, variant, values, unreadable, problems))
-    if sheet.rows and not any(v for _, v, _, _, _ in rows):
+    if not any(v for _, v, _, _, _ in rows):
         reasons = Counter(p for _, _, _, _, ps in rows for p in ps if "nothing on this" in p)
         raise DeriveError(f"{sheet.source}: no row names a variant of this problem set "
                           f"({key.variants[0].id} to {key.variants[-1].id}); for example "

@@ -110,7 +110,6 @@ class Rows:
         rows = []
         for m in marks:
             key = (m.name, m.status, m.text, m.answer, m.places, m.points, m.chain,
-                   m.expected if m.status == "carried_forward" else None,
                    m.diagnosis["title"] if m.diagnosis else None)
             row = self.cache.get(key)
             if row is None:
@@ -124,7 +123,7 @@ class Rows:
         esc = escape if html else escape_markdown
         answer = fixed(m.answer, m.places, minus=minus)
         if m.status == "carried_forward":
-            note = f"carried forward: from your values {fixed(m.expected, m.places, minus=minus)}"
+            note = "carried forward: right from your own earlier values"
         elif m.status == "wrong":
             note = esc(m.diagnosis["title"])
         elif m.status == "right" and m.text is not None and m.chain == "hand" and \
