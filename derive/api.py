@@ -863,8 +863,9 @@ class Grades(Document):
         """One student's marked sheet (a derive.grading.Student, or its index)."""
         return self._feedback(student, fmt, *self._parts(fmt))
 
-    def _pictures(self, fmt: str) -> dict:
-        """Each problem's network drawn once (the same for every student of its variant)."""
+    def _statements(self, fmt: str) -> dict:
+        """What each problem gives (its network drawn, the values it states), made once per
+        problem: the same for every student of its variant."""
         from markupsafe import Markup
 
         from render import render
@@ -872,25 +873,25 @@ class Grades(Document):
         out = {}
         for student in self.grades.students:  # the variants some student has, each once
             for section in student.sections:
-                if section.network is not None and section.id not in out:
-                    out[section.id] = Markup(render("_grade_network", fmt,
-                                                    net=section.network).rstrip("\n"))
+                if section.id not in out:
+                    out[section.id] = Markup(render("_grade_problem", fmt,
+                                                    sec=section).strip("\n"))
         return out
 
     def _parts(self, fmt: str):
-        """What every feedback page of the class shares: its template, the networks drawn,
-        the rows already made."""
+        """What every feedback page of the class shares: its template, the problems'
+        statements, the rows already made."""
         from render import environment
         from render.grades import Rows
 
         template = environment(fmt).get_template(f"{fmt}/grade_feedback.j2")
-        return template, self._pictures(fmt), Rows(fmt, self.grades.points_places)
+        return template, self._statements(fmt), Rows(fmt, self.grades.points_places)
 
-    def _feedback(self, student, fmt: str, template, pictures: dict, rows) -> str:
+    def _feedback(self, student, fmt: str, template, statements: dict, rows) -> str:
         if isinstance(student, int):
             student = self.grades.students[student]
-        return template.render(s=student, key=self.grades.key, pictures=pictures, rows=rows,
-                               **self._common())
+        return template.render(s=student, key=self.grades.key, statements=statements,
+                               rows=rows, **self._common())
 
     def files(self) -> dict:
         """Everything OUTDIR gets: path inside it -> text."""

@@ -434,10 +434,14 @@ def _subst(expr: str, **names) -> str:
 
 
 def _messages(comp: Computation, q: Quantity, model, decimals: int, eta: float) -> str:
+    return _message(comp.spec.loss, q.kind, model, decimals, eta)
+
+
+@functools.lru_cache(maxsize=4096)
+def _message(loss: str, kind: str, model, decimals: int, eta: float) -> str:
     mid, par = model
-    loss = comp.spec.loss
     if mid == "factor_2":
-        what = "the loss" if q.kind == "loss" else "the error term"
+        what = "the loss" if kind == "loss" else "the error term"
         if loss == "half_sse" and par == 2.0:
             why = ("this is the value for sse, E = Σ(t − o)², whose derivative is the slide's "
                    "−2(t − o); this network's loss is half_sse, E = ½Σ(t − o)², so "
@@ -448,7 +452,7 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int, eta: float) 
         else:
             why = f"{'twice' if par == 2.0 else 'half'} the right value of {what}"
         return f"factor 2 in {what}: {why}"
-    if mid == "sign_error" and q.kind not in ("err", "loss"):
+    if mid == "sign_error" and kind not in ("err", "loss"):
         return ("sign: the step went the wrong way: either the output's error term was taken "
                 "with (o − t) instead of (t − o), or the gradient was added "
                 "(θ + η ∂E/∂θ) instead of subtracted; Err = −∂E/∂i and θ ← θ + η Err o")
@@ -456,7 +460,7 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int, eta: float) 
         return ("sign: the output's error term was taken with (o − t) instead of (t − o); "
                 "Err = −∂E/∂i")
     if mid == "sign_update":
-        if q.kind.startswith("grad"):
+        if kind.startswith("grad"):
             return "sign: the gradient is ∂E/∂θ = −Err·o (Err is −∂E/∂i), not +Err·o"
         return ("sign: the gradient was added, θ ← θ + η ∂E/∂θ, which climbs the loss; "
                 "gradient descent subtracts it: θ ← θ − η ∂E/∂θ = θ + η Err o")
