@@ -174,6 +174,21 @@ def test_the_class_report_counts_match_the_injection(plain_class):
     assert data["summary"]["mean"] == pytest.approx(np.mean(scores))
     assert data["summary"]["median"] == pytest.approx(np.median(scores))
     assert data["summary"]["sd"] == pytest.approx(np.std(scores))
+    # item analysis, worked out here from the injection: difficulty the mean score on a
+    # value, discrimination the upper 27 % of the class (by score, ties in sheet order) minus
+    # the lower 27 %
+    score = {c: [] for c in COLUMNS_321}
+    for *_, expected in rows:
+        for c, e in expected.items():
+            score[c].append({"right": 1.0, "carried_forward": 1.0}.get(e["status"], 0.0))
+    ranked = sorted(range(len(rows)), key=lambda i: -scores[i])
+    n = round(0.27 * len(rows))
+    for c in data["columns"]:
+        s = score[c["column"]]
+        assert c["difficulty"] == pytest.approx(sum(s) / len(s))
+        upper = sum(s[i] for i in ranked[:n]) / n
+        lower = sum(s[i] for i in ranked[-n:]) / n
+        assert c["discrimination"] == pytest.approx(upper - lower)
     # the Markdown report shows the same counts a teacher reads
     md = (tmp / "out" / "report.md").read_text()
     _, mistakes = tallies(rows)
@@ -548,11 +563,14 @@ def test_report_and_feedback_pages_render_in_chromium(tmp_path, plain_class):
              "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
              "--host-resolver-rules=MAP * ~NOTFOUND"]
     report = src / "out" / "report.html"
+    page = src / "out" / data["students"][0]["feedback"]
+    for html in (report.read_text(), page.read_text()):  # self-contained: nothing fetched
+        assert html.startswith("<!DOCTYPE html>") and "default-src 'none'" in html
+        assert not re.search(r"\b(src|href)\s*=|url\((?!#)|@import|https?:", html)
     dom = subprocess.run([*flags, "--dump-dom", report.as_uri()], capture_output=True,
                          text=True, timeout=120).stdout
     assert dom.count("<rect") == 10  # the histogram's bars, drawn inline
     assert "300 student(s) graded" in dom and "What the class has not understood" in dom
-    page = src / "out" / data["students"][0]["feedback"]
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True,
                          text=True, timeout=120).stdout
     assert "<svg" in dom and "<math" in dom and rows[0][0] in dom
