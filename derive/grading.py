@@ -28,7 +28,7 @@ import numpy as np
 
 from derive.errors import DeriveError, did_you_mean
 from derive.marking import (CHAINS, MISTAKES, Computation, Key, _answer, _inside, mark_batch,
-                            shown_places, structure)
+                            structure)
 from derive.marking import diagnosis as marking_diagnosis
 from derive.spec import from_dict, read_file
 from derive.submissions import Sheet, column_name
@@ -86,6 +86,7 @@ class VariantKey:
     id: str
     problems: tuple
     groups: tuple
+    asked: frozenset = frozenset()  # its columns
 
     def columns(self) -> list[str]:
         return [c for p in self.problems for c in p.columns()]
@@ -181,7 +182,8 @@ def parse_key(raw, source: str = "answers.json") -> SetKey:
                 if b not in ids[:ids.index(p.id)]:
                     raise DeriveError(f"{where}: problem {p.id} builds on '{b}', which is not "
                                       f"an earlier problem of variant {vid}")
-        variant = VariantKey(number, vid, tuple(problems), _groups(problems, chain))
+        variant = VariantKey(number, vid, tuple(problems), _groups(problems, chain),
+                             frozenset(c for p in problems for c in p.columns()))
         variants.append(variant)
         by_number[number] = variant
         by_id[vid.upper()] = variant
@@ -645,9 +647,8 @@ def grade(key: SetKey, sheet: Sheet, points: dict | None = None,
         if why:
             problems.append(why + "; nothing on this row could be marked")
         values, unreadable = {}, {}
-        asked = set(variant.columns()) if variant else set()
         for column, text in row.cells.items():
-            if variant and column not in asked:
+            if variant and column not in variant.asked:
                 problems.append(f"{column} is not asked in variant {variant.id}; its value "
                                 f"'{text}' is ignored")
                 continue
@@ -668,6 +669,8 @@ def grade(key: SetKey, sheet: Sheet, points: dict | None = None,
 
     results = _mark_all(key, rows)
     others = _other_variants(key)
+    max_points = {v.id: sum(points[c] for c in v.asked) for v in key.variants}
+    plans: dict = {}  # what each problem's marks share, once per problem
     stems = file_stems([(row.student, row.line) for row, *_ in rows])
     networks: dict = {}  # problem id -> its picture's data: once per variant, not per student
     students = []
@@ -676,9 +679,12 @@ def grade(key: SetKey, sheet: Sheet, points: dict | None = None,
         for group in (variant.groups if variant else ()):
             marked = results.get((i, id(group)))
             for p in group.problems:
-                marks = [_one_mark(p, group, name, group.names[name], values, unreadable,
-                                   marked, points[group.names[name]], credit)
-                         for name in p.names]
+                if p.id not in plans:
+                    plans[p.id] = [(name, group.names[name], p.keys[name], p.places[name],
+                                    group.formulas.get(name), points[group.names[name]])
+                                   for name in p.names]
+                marks = [_one_mark(p.id, plan, values, unreadable, marked, credit)
+                         for plan in plans[p.id]]
                 if p.id not in networks:
                     networks[p.id] = network_data(p.spec) if p.spec is not None else None
                 sections.append(Section(
@@ -688,12 +694,11 @@ def grade(key: SetKey, sheet: Sheet, points: dict | None = None,
                     p.builds_on, tuple(marks)))
         if variant is not None:
             sections = _copied(sections, variant, others, problems)
-        max_points = (sum(points[c] for c in variant.columns()) if variant
-                      else max(sum(points[c] for c in v.columns()) for v in key.variants))
+        most = max_points[variant.id] if variant else max(max_points.values())
         earned = sum(m.points for s in sections for m in s.marks)
         students.append(Student(row.line, row.student, variant.id if variant else None,
-                                row.variant, earned, max_points,
-                                100.0 * earned / max_points if max_points else 0.0,
+                                row.variant, earned, most,
+                                100.0 * earned / most if most else 0.0,
                                 variant is not None, tuple(problems), tuple(sections),
                                 stems[i]))
     places = 0 if all(float(p).is_integer() and float(p * credit).is_integer()
@@ -738,7 +743,7 @@ def _mark_all(key: SetKey, rows) -> dict:
         comp = Computation([g.spec for _, g, _ in items], 0, key.decimals)
         marked = mark_batch(comp, [a for _, _, a in items], [g.fixed for _, g, _ in items],
                             [g.keys for _, g, _ in items])
-        columns = {m.quantity.name: _Columns(m) for m in marked}
+        columns = {m.quantity.name: _Columns(m, key.decimals) for m in marked}
         for r, (i, group, _) in enumerate(items):
             out[i, id(group)] = (comp, columns, r)
     return out
@@ -747,10 +752,11 @@ def _mark_all(key: SetKey, rows) -> dict:
 class _Columns:
     """A Marked read row by row (plain lists: one conversion per quantity, not per value)."""
 
-    def __init__(self, m):
+    def __init__(self, m, decimals: int):
         self.marked = m
         self.ok, self.cf, self.chain, self.expected = (a.tolist() for a in (
             m.ok, m.carried_forward, m.chain, m.expected))
+        self.shown = decimals + 1 if m.quantity.error_like else decimals  # as check shows
 
 
 def _other_variants(key: SetKey) -> dict:
@@ -814,21 +820,21 @@ def _copied(sections, variant, others, problems):
     return sections
 
 
-def _one_mark(p, group, name, column, values, unreadable, marked, points, credit) -> Mark:
-    k = p.keys[name]
-    formula = group.formulas.get(name)
-    asked = p.places[name]
-    if column in unreadable:
-        text = unreadable[column]
-        return Mark(column, p.id, name, "wrong", None, text, k.answer, k.answer, asked, False,
-                    {"mistake": "unreadable", "title": OTHER_MISTAKES["unreadable"],
-                     "message": f"'{text}' is not a number; write a decimal number such as "
-                                f"0.332 or -0.0087",
-                     "formula": formula}, formula, 0.0, points, None)
+def _one_mark(problem: str, plan, values, unreadable, marked, credit) -> Mark:
+    """One column of one sheet: blank, unreadable, marked by the key alone, or as check marked
+    it in the batch (plan: the column's name, key, places, formula and points)."""
+    name, column, k, asked, formula, points = plan
     a = values.get(column)
     if a is None:
-        return Mark(column, p.id, name, "blank", None, None, k.answer, k.answer, asked, False, None,
-                    formula, 0.0, points, None)
+        if column in unreadable:
+            text = unreadable[column]
+            return Mark(column, problem, name, "wrong", None, text, k.answer, k.answer, asked,
+                        False, {"mistake": "unreadable", "title": OTHER_MISTAKES["unreadable"],
+                                "message": f"'{text}' is not a number; write a decimal number "
+                                           f"such as 0.332 or -0.0087", "formula": formula},
+                        formula, 0.0, points, None)
+        return Mark(column, problem, name, "blank", None, None, k.answer, k.answer, asked,
+                    False, None, formula, 0.0, points, None)
     comp, columns, row = marked if marked else (None, {}, None)
     c = columns.get(name)
     if c is None:  # a value the network's step does not compute: the key alone marks it
@@ -841,11 +847,11 @@ def _one_mark(p, group, name, column, values, unreadable, marked, points, credit
     else:
         ok, cf, expected = c.ok[row], c.cf[row], c.expected[row]
         diagnosis = None if ok else marking_diagnosis(comp, c.marked, row)
-        shown = max(shown_places(a, c.marked.quantity, comp.decimals), asked)
+        shown = max(a.places, c.shown, asked)
         chain = CHAINS[c.chain[row]]
     status = ("carried_forward" if cf else "right") if ok else "wrong"
     earned = points if status == "right" else points * credit if cf else 0.0
-    return Mark(column, p.id, name, status, a.value, a.text, expected, k.answer, shown, cf,
+    return Mark(column, problem, name, status, a.value, a.text, expected, k.answer, shown, cf,
                 diagnosis, formula, earned, points, chain)
 
 

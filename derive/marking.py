@@ -646,8 +646,12 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
     parsed = answers
     names = comp.names()
     fx = _per_row(fixed, names, float)
-    gv = _per_row(parsed, names, lambda a: a.value)
-    gp = _per_row(parsed, names, lambda a: a.places, 0)
+    gv, gp = {}, {}  # each given value and the places it was written to, per row
+    for r, row in enumerate(parsed):
+        for name, a in row.items():
+            if name not in gv:
+                gv[name], gp[name] = np.full(R, np.nan), np.zeros(R)
+            gv[name][r], gp[name][r] = a.value, a.places
     # what every chain starts from: the stated values, and the student's where they gave one
     cg = dict(gv)
     for name, f in fx.items():

@@ -101,11 +101,11 @@ def write_together(files, force: bool = False) -> list[Path]:
     staged: list[tuple[str, Path]] = []
     made: list[Path] = []  # directories this call created: removed again if it fails
     try:
-        for path, _ in pairs:
-            for parent in reversed([path.parent, *path.parent.parents]):
-                if not parent.exists():
-                    parent.mkdir()
-                    made.append(parent)
+        for folder in dict.fromkeys(path.parent for path, _ in pairs):
+            missing = [d for d in (folder, *folder.parents) if not d.exists()]
+            for d in reversed(missing):
+                d.mkdir()
+                made.append(d)
         for path, data in pairs:
             staged.append((_stage(path, data), path))
         _commit(staged)
