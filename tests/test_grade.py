@@ -360,6 +360,7 @@ def test_a_sheet_of_another_problem_set_is_refused(tmp_path, small_exam):
 
 @pytest.mark.parametrize("content, message", [
     ("", "the sheet is empty"),
+    ("student,variant,forward.i4\n", "nothing to grade"),
     ("name,variant,forward.i4\nann,1,0.5\n", "no 'student' column"),
     ("student,variant,forward.i4,forward.i4\nann,1,0.5,0.5\n", "appears twice"),
 ])
