@@ -592,8 +592,9 @@ class Problems(Document):
     def to_dict(self) -> dict:
         return self.answers
 
-    def files(self, fmt: str = "latex", title: str | None = None) -> dict:
-        """The files of the set in a format: name -> text (bytes for the Canvas zip)."""
+    def files(self, fmt: str = "latex", title: str | None = None, stream: bool = False) -> dict:
+        """The files of the set in a format: name -> text (bytes for the Canvas zip); with
+        stream, a quiz is a writer (binary file -> None) that writes it variant by variant."""
         from render import render_problems, to_json
 
         if fmt not in PROBLEM_FORMATS:
@@ -601,9 +602,17 @@ class Problems(Document):
 
             raise unknown("problem-set format", fmt, PROBLEM_FORMATS)
         if fmt in _QUIZ_FILES:
-            from render.quiz import moodle_xml, qti_zip
+            from render.quiz import check_canvas_places, moodle_xml, qti_zip, write_moodle, \
+                write_qti
 
-            quiz = moodle_xml(self.pset, title) if fmt == "moodle" else qti_zip(self.pset, title)
+            if fmt == "qti":
+                check_canvas_places(self.pset.options.decimals)
+            if stream:
+                writer = write_moodle if fmt == "moodle" else write_qti
+                quiz = lambda fh: writer(self.pset, fh, title)  # noqa: E731
+            else:
+                quiz = moodle_xml(self.pset, title) if fmt == "moodle" else \
+                    qti_zip(self.pset, title)
             return {_QUIZ_FILES[fmt]: quiz, "answers.json": to_json(self.answers),
                     "submissions.csv": self.sheet()}
         if title is not None:
@@ -626,7 +635,7 @@ class Problems(Document):
         """Write the files into directory (created if missing), all or none."""
         from derive.output import write_files
 
-        return write_files(directory, self.files(fmt, title), force)
+        return write_files(directory, self.files(fmt, title, stream=True), force)
 
     def render(self, fmt: str, **options) -> str:
         files = self.files(fmt if fmt != "json" else "markdown")
@@ -673,7 +682,7 @@ MAX_VARIANTS = 1000  # one per student: a large class; more would run for hours
 def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
              activation: str | None = None, loss: str | None = None, lr: float | None = None,
              decimals: int = 3, choices: int | None = None, dead_units: bool = False,
-             progress=None) -> Problems:
+             alpha: float | None = None, progress=None) -> Problems:
     """Problem sets in seeded variants: kinds "forward,backward,update" (or a list) from
     activation, loss, forward, backward, update, step, descent, batch, minima.  Variant k is
     the same whatever `variants` is; the same seed and options give the same files.
@@ -708,8 +717,14 @@ def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
                               "update, step")
     if lr is not None and not (0 < lr < 100):
         raise DeriveError(f"--lr must be greater than 0 (and sensible), not {lr}")
+    if alpha is not None:
+        alpha = _finite(alpha, "--alpha")
+        if activation is None or "alpha" not in activation_def(activation).defaults:
+            raise DeriveError("--alpha sets the parameter of leaky_relu or elu: give "
+                              "--activation leaky_relu or --activation elu with it")
     options = Options(network=sizes, activation=activation, loss=loss, lr=lr,
-                      decimals=decimals, choices=choices, dead_units=bool(dead_units))
+                      decimals=decimals, choices=choices, dead_units=bool(dead_units),
+                      alpha=alpha)
     return Problems(generate(names, variants, seed, options, progress=progress))
 
 
@@ -740,10 +755,22 @@ class Derivation(Document):
         return "$$\\begin{aligned} &" + " \\\\ &= ".join(lines) + "\\end{aligned}$$"
 
 
-def activation(name: str | None = None, *, expr: str | None = None) -> Derivation:
+def _finite(value, what: str) -> float:
+    """A parameter value given on the command line or to the API: a finite real number."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DeriveError(f"{what} must be a finite number, not {value!r}")
+    return float(value)
+
+
+def activation(name: str | None = None, *, expr: str | None = None,
+               alpha: float | None = None) -> Derivation:
     """An activation's derivative step by step, its form in the unit's output, its range and
     where its gradient vanishes: a registered name (sigmoid, tanh, relu, ...) or a custom
-    expression in z (expr="z/(1 + abs(z))"), read by the safe parser, never evaluated."""
+    expression in z (expr="z/(1 + abs(z))"), read by the safe parser, never evaluated.
+    alpha sets the parameter of leaky_relu and elu (any real number; the form in the output
+    holds only for alpha >= 0, and the document says why not below)."""
     from derive import explain
     from derive.symbolic.definitions import ACTIVATIONS, activation_def
 
@@ -753,7 +780,13 @@ def activation(name: str | None = None, *, expr: str | None = None) -> Derivatio
         raise DeriveError(f"give an activation NAME ({', '.join(ACTIVATIONS)}) or --expr "
                           f"\"EXPRESSION in z\"")
     defn = explain.custom_definition(expr) if expr is not None else activation_def(name)
-    doc = explain.activation_document(defn)
+    params = {}
+    if alpha is not None:
+        if "alpha" not in defn.defaults:
+            raise DeriveError(f"--alpha: the activation '{defn.name}' has no parameter alpha "
+                              f"(leaky_relu and elu have)")
+        params["alpha"] = _finite(alpha, "--alpha")
+    doc = explain.activation_document(defn, params)
     return Derivation("activation", doc, explain.activation_json(doc))
 
 
@@ -846,8 +879,7 @@ class Grades(Document):
     def context(self, fmt: str = "text") -> dict:
         from markupsafe import Markup
 
-        from derive.grading import OTHER_MISTAKES, UNRECOGNISED
-        from derive.marking import MISTAKES
+        from derive.grading import mistake_titles
         from render import grades as gr
 
         if fmt not in GRADE_FORMATS:
@@ -855,7 +887,7 @@ class Grades(Document):
                               f"not {fmt}")
         histogram = (Markup(gr.histogram_svg(self.grades.histogram)) if fmt == "html"
                      else gr.histogram_text(self.grades.histogram))
-        titles = {**MISTAKES, **OTHER_MISTAKES, UNRECOGNISED: "not recognised"}
+        titles = mistake_titles()
         return {"doc": self.grades, "histogram": histogram, "titles": titles,
                 "printable": gr.printable, **self._common()}
 

@@ -27,8 +27,8 @@ from typing import NamedTuple
 import numpy as np
 
 from derive.errors import DeriveError, did_you_mean
-from derive.marking import (CHAINS, MISTAKES, Computation, Key, _answer, _inside, mark_batch,
-                            structure)
+from derive.marking import (CHAINS, MISTAKES, TOO_FEW_PLACES, Computation, Key, _answer,
+                            _inside, mark_batch, structure)
 from derive.marking import diagnosis as marking_diagnosis
 from derive.spec import from_dict, read_file
 from derive.submissions import Sheet, column_name
@@ -846,7 +846,7 @@ def _one_mark(problem: str, plan, values, unreadable, marked, credit) -> Mark:
             ("key" if ok else None)
     else:
         ok, cf, expected = c.ok[row], c.cf[row], c.expected[row]
-        diagnosis = None if ok else marking_diagnosis(comp, c.marked, row)
+        diagnosis = None if ok else marking_diagnosis(comp, c.marked, row, a)
         shown = max(a.places, c.shown, asked)
         chain = CHAINS[c.chain[row]]
     status = ("carried_forward" if cf else "right") if ok else "wrong"
@@ -927,12 +927,17 @@ def _statistics(key, sheet, students, points, credit, warnings, places) -> Class
                        tuple(ranking), tuple(warnings), credit, places)
 
 
+def mistake_titles() -> dict:
+    """Every name a wrong value's diagnosis may carry, in the order of ranking ties, with the
+    words shown for it: check's models, too few places, then grade's own."""
+    return {**MISTAKES, TOO_FEW_PLACES[0]: TOO_FEW_PLACES[1], **OTHER_MISTAKES,
+            UNRECOGNISED: "not recognised"}
+
+
 def _mistake_rank(mid: str) -> int:
-    order = [*MISTAKES, *OTHER_MISTAKES, UNRECOGNISED]
+    order = list(mistake_titles())
     return order.index(mid) if mid in order else len(order)
 
 
 def _mistake_title(mid: str) -> str:
-    if mid == UNRECOGNISED:
-        return "not recognised"
-    return MISTAKES.get(mid) or OTHER_MISTAKES.get(mid, mid)
+    return mistake_titles().get(mid, mid)

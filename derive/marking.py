@@ -8,7 +8,9 @@ weight from their Err and o), so one early slip costs one mark; a right value th
 wrong earlier one is marked ``carried_forward``.
 
 Tolerance: half a unit in the last place the student wrote (read from the text, since TOML
-drops trailing zeros) plus the rounding carried from earlier steps: each given earlier value
+drops trailing zeros), or in the last place asked where fewer were written (the value is read
+padded with zeros: b4 = -0.4 with 3 places asked is -0.400, right only if the answer is), plus
+the rounding carried from earlier steps: each given earlier value
 may stand for anything that rounds to it, each unwritten intermediate may have been rounded
 to the digits shown; both propagate through the step's partial derivatives.  The exact chain
 and the hand-rounded chain (every value rounded as it is computed) both count.
@@ -30,12 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from derive.errors import DeriveError, did_you_mean
+from derive.intervals import half_unit, within  # the one interval rule (key, quizzes, check)
 from derive.numeric import functions
 from derive.numeric.network import Rounding, round_half_up
 from derive.spec import Spec
 from derive.symbolic.definitions import activation_def, loss_def
 
 RESERVED = ("spec", "decimals", "example")
+TOO_FEW_PLACES = ("too_few_places", "too few places")  # not a model: a value read padded
 
 # The mistake models, simplest first: a wrong value matched by several is named by the first.
 MISTAKES = {
@@ -46,6 +50,7 @@ MISTAKES = {
     "bias_not_updated": "bias not updated",
     "bias_updated_with_o": "bias updated with o",
     "bias_left_out": "bias left out",
+    "output_fprime_left_out": "f′ left out of the output error term",
     "derivative_of_net": "f′ of the net input",
     "updated_weights": "updated weights in the backward pass",
     "rounding_drift": "rounding drift",
@@ -68,11 +73,6 @@ def places_of(text: str) -> int:
     if exp:
         places -= int(exp.replace("_", ""))
     return places
-
-
-def half_unit(places: int) -> float:
-    """Half a unit in the last place written."""
-    return 0.5 * 10.0 ** (-places)
 
 
 def parse_number(text: str, where: str) -> float:
@@ -297,7 +297,8 @@ class Computation:
             if n == self.L:
                 outs = self._outputs(v)
                 g = np.broadcast_to(self.loss.gradient(outs, self.t), outs.shape)[:, u]
-                e = -g * f1
+                # the classic slip: Err = −∂E/∂o, the factor f′(i) left out (t − o for half_sse)
+                e = -g if mid == "output_fprime_left_out" else -g * f1
                 if mid == "factor_2":
                     e = e * par
                 return -e if mid == "sign_error" else e
@@ -397,22 +398,28 @@ class Computation:
 
 def round_half_up_rows(x, places: int) -> np.ndarray:
     """derive.numeric.network.round_half_up for a whole array at once, with the same result:
-    the decimal digits shown, a half rounded away from zero, judged on the shortest decimal
-    that reads back as the float (what Decimal(repr(x)) sees).
+    the decimal digits shown, a half rounded away from zero, judged on the decimal the float
+    stands for (derive.intervals.decimal: its shortest repr, or its 15 significant digits where
+    the repr is longer, so 0.33864999999999995 is the half 0.33865).
 
-    Away from a half, floor(|x|·10^p + ½) is that answer (the float error of |x|·10^p is far
-    below 1e-6 of a unit while it is below 1e9).  Near a half k + ½, the half itself as a
-    float, t = (k + ½)/10^p, decides: division of exact integers by an exact power of ten is
-    correctly rounded, so t is the float the decimal half reads as; |x| ≥ t rounds up (a tie
-    goes away from zero), |x| < t down, as the decimal comparison would.  Huge, infinite and
-    NaN values take the decimal route itself."""
+    Away from a half, floor(|x|·10^p + ½) is that answer (the float error of |x|·10^p, and the
+    step to 15 digits, are far below 1e-6 of a unit while it is below 1e9).  Near a half k + ½
+    the half itself as a float, t = (k + ½)/10^p, decides: division of exact integers by an
+    exact power of ten is correctly rounded, so t is the float the decimal half reads as, and
+    two decimals of at most 15 digits never share a float; the value's decimal at 15 digits
+    is at or above the half iff its float is at or above t.  Huge, infinite and NaN values take
+    the decimal route itself."""
     x = np.asarray(x, dtype=float)
     scale = 10.0 ** places
     with np.errstate(invalid="ignore", over="ignore"):
         y = np.abs(x) * scale
         k = np.floor(y)
         near = np.abs(y - k - 0.5) <= 1e-6
-        up = np.where(near, np.abs(x) >= (k + 0.5) / scale, y - k >= 0.5)
+        up = y - k >= 0.5
+        if near.any():
+            at15 = np.array([float(format(v, ".15g")) for v in np.abs(x[near]).tolist()])
+            up = np.array(up)
+            up[near] = at15 >= (k[near] + 0.5) / scale
         out = np.copysign((k + up) / scale, x) + 0.0
     slow = ~(y < 1e9)
     if slow.any():
@@ -441,6 +448,15 @@ def _subst(expr: str, **names) -> str:
 
 
 def _messages(comp: Computation, q: Quantity, model, decimals: int, eta: float) -> str:
+    if model[0] == "output_fprime_left_out":
+        k = comp.spec.units(comp.L)[0] if q.kind != "err" or q.layer != comp.L else \
+            comp.spec.units(q.layer)[q.unit]
+        minus = _subst(comp.loss.record["minus_dE_do"]["expression"], o=f"o{k}", t=f"t{k}")
+        own = q.kind == "err" and q.layer == comp.L
+        return ((f"the factor f′(i{k}) was left out of the output's error term: "
+                 if own else f"the output's error term was taken without its factor f′(i{k}), "
+                             f"and this value follows from it: ")
+                + f"Err{k} = −∂E/∂o{k} · f′(i{k}), not −∂E/∂o{k} = {minus} alone")
     return _message(comp.spec.loss, q.kind, model, decimals, eta)
 
 
@@ -493,11 +509,24 @@ def _message(loss: str, kind: str, model, decimals: int, eta: float) -> str:
     return "no known mistake reproduces this value; compare with the formula"
 
 
+def _places_note(a: Answer, asked: int, expected: float) -> str:
+    """What a value written with too few places reads as, and what to give instead."""
+    from derive.numeric.network import round_half_up
+
+    padded = f"{a.value:.{asked}f}".replace("-", "−")
+    right = f"{float(round_half_up(expected, asked)):.{asked}f}".replace("-", "−")
+    return (f"written to {a.places} place{'s' if a.places != 1 else ''} where {asked} are "
+            f"asked: {a.text.replace('-', '−')} reads as {padded}, not {right}; give "
+            f"{asked} places")
+
+
 @functools.lru_cache(maxsize=None)
-def _models(decimals: int) -> tuple:
+def _models(decimals: int, elementwise_output: bool = True) -> tuple:
     """(model, places of the chain) pairs to try for a wrong value, simplest first."""
     out = []
     for mid in MISTAKES:
+        if mid == "output_fprime_left_out" and not elementwise_output:
+            continue  # a softmax layer's error term has no single factor f′ to leave out
         if mid == "rounding_drift":
             out += [((mid, p), p) for p in range(decimals - 1, 0, -1)]
         elif mid == "factor_2":
@@ -569,7 +598,9 @@ class Marked:
     chain: np.ndarray  # 0 wrong, 1 exact, 2 hand, 3 the key's intervals
     expected: np.ndarray
     tolerance: np.ndarray
-    model: np.ndarray  # index into models(decimals) of the mistake named, -1: none
+    model: np.ndarray  # index into _models of the mistake named, -1: none
+    few_places: np.ndarray  # wrong, and written to fewer places than asked
+    too_few: np.ndarray  # ... and right at the places written: the places are the mistake
 
 
 CHAINS = {0: None, 1: "exact", 2: "hand", 3: "key"}
@@ -598,7 +629,7 @@ def mark(comp: Computation, answers: list, fixed: list | None = None,
             a = parsed[r][q.name]
             ok, cf, chain, expected, tol = (x[r] for x in lists)
             out[r].append(Result(q.name, a.value, float(expected), ok, cf,
-                                 None if ok else diagnosis(comp, m, r), a.text,
+                                 None if ok else diagnosis(comp, m, r, a), a.text,
                                  shown_places(a, q, comp.decimals), tol, CHAINS[chain],
                                  formula))
     return [tuple(results) for results in out]
@@ -609,15 +640,25 @@ def shown_places(a: Answer, q: Quantity, decimals: int) -> int:
     return max(a.places, decimals + 1 if q.error_like else decimals)
 
 
-def diagnosis(comp: Computation, m: Marked, row: int) -> dict:
-    """What went wrong with row's value of m's quantity: the mistake named (or none), why,
-    and the right formula."""
+def diagnosis(comp: Computation, m: Marked, row: int, a: Answer) -> dict:
+    """What went wrong with row's value a of m's quantity: the mistake named (or none), why,
+    the right formula, and where fewer places were written than asked, the places."""
+    q, decimals = m.quantity, comp.decimals
     index = int(m.model[row])
-    model = _models(comp.decimals)[index][0] if index >= 0 else (None, None)
-    return {"mistake": model[0], "title": MISTAKES.get(model[0], "not recognised"),
-            "message": _messages(comp, m.quantity, model, comp.decimals,
-                                 comp.specs[row].learning_rate),
-            "formula": comp.formula(m.quantity)}
+    model = (_models(decimals, comp.defs[-1].elementwise)[index][0] if index >= 0
+             else (None, None))
+    out = {"mistake": model[0], "title": MISTAKES.get(model[0], "not recognised"),
+           "message": _messages(comp, q, model, decimals, comp.specs[row].learning_rate),
+           "formula": comp.formula(q)}
+    if m.few_places[row]:
+        asked = decimals + 1 if q.error_like else decimals
+        if m.too_few[row]:
+            out.update(mistake=TOO_FEW_PLACES[0], title=TOO_FEW_PLACES[1],
+                       message=_places_note(a, asked, float(m.expected[row])))
+        else:
+            out["message"] += f"; and give {asked} places (this is written to {a.places})"
+        out["places"] = {"given": a.places, "asked": asked}
+    return out
 
 
 def mark_batch(comp: Computation, answers: list, fixed: list | None = None,
@@ -671,7 +712,8 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
     pure_hand_raw, pure_hand, _ = (_laid_out(c, row_of)
                                    for c in alone.chain(fx_once, places=decimals))
     display = Rounding(decimals)
-    models = _models(decimals)
+    models = _models(decimals, comp.defs[-1].elementwise)
+    drift = [i for i, (model, _) in enumerate(models) if model[0] == "rounding_drift"]
     false, zero = np.zeros(R, dtype=bool), np.zeros(R)
 
     # tolerance: half a unit in the last place written + the rounding carried from earlier
@@ -698,12 +740,14 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
             unc[n], tainted[n] = unc_unwritten, taint_unwritten
             continue
         g, pl = gv[n], gp[n]
-        half = _half_units(pl)
+        # fewer places than asked: read padded with zeros (-0.4 is -0.400 when 3 are asked),
+        # so it is right only where that is right (DESIGN.md, derive check)
+        asked = decimals + 1 if q.error_like else decimals
+        half = _half_units(np.maximum(pl, asked))  # at the places the value is read at
         tol = carried + half
-        keeps = decimals + 1 if q.error_like else decimals
 
-        def close(x, tolerance=tol):
-            return np.abs(g - x) <= tolerance * (1 + 1e-9) + 1e-12
+        def close(x, tolerance=tol):  # the one rule (derive.intervals), every row at once
+            return np.asarray(within(g, x, tolerance), dtype=bool) & np.isfinite(x)
 
         def close_chain(raw, rounded, places, tolerance=tol):
             """Right on a rounding chain: near the value before rounding, or the rounded value
@@ -716,6 +760,7 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
         c_pure_exact = close(pure_exact[n])
         ok_pure = c_pure_exact | close_chain(pure_hand_raw[n], pure_hand[n], decimals)
         conditions = [c_exact, c_hand, c_pure_exact, ok_pure]
+        on_a_chain = c_exact | c_hand | ok_pure  # right by the chains, key or no key
         chains = [1, 2, 1, 2]  # exact, hand
         expecteds = [exact[n], hand[n], pure_exact[n], pure_hand[n]]
         carried_values = [exact[n], hand_raw[n], pure_exact[n], pure_hand_raw[n]]
@@ -754,7 +799,9 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
         unc[n] = np.where(is_given, np.where(ok, np.abs(g - carried_value) + carried, half),
                           unc_unwritten)
         found = np.full(R, -1)
-        pending = is_given & ~ok
+        # a value the chains would take but the key's intervals do not (fewer places than
+        # asked, say) has no slip in its computation for a mistake model to name
+        pending = is_given & ~ok & ~on_a_chain
         for index, (model, places) in enumerate(models):
             if not pending.any():
                 break
@@ -768,8 +815,23 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
                      else close_chain(raw[n], exp_[n], places, t))
             found[pending & match] = index
             pending = pending & ~match
+        # right at the places written, wrong at the places asked: say so, and name the
+        # mistake too where one reproduces the value (b4 = -0.4: not updated)
+        few = is_given & ~ok & (pl < asked)
+        too_few = np.zeros(R, dtype=bool)
+        if few.any():
+            loose = carried + _half_units(pl)
+            near = [close(exact[n], loose), close_chain(hand_raw[n], hand[n], decimals, loose),
+                    close(pure_exact[n], loose),
+                    close_chain(pure_hand_raw[n], pure_hand[n], decimals, loose)]
+            value = np.select(near, [exact[n], hand[n], pure_exact[n], pure_hand[n]], np.nan)
+            # right at the places written: that, not a drift of earlier roundings, is the
+            # simplest account of it
+            simple = (found < 0) | np.isin(found, drift)
+            too_few = few & np.any(near, axis=0) & simple
+            expected = np.where(too_few, value, expected)  # what it rounds to when asked
         marked.append(Marked(q, is_given, ok, ok & ~ok_pure & deps_tainted, chain, expected,
-                             tol, found))
+                             tol, found, few, too_few))
 
     return marked
 

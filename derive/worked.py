@@ -16,7 +16,7 @@ from derive.numeric import functions
 from derive.numeric.network import round_half_up, step
 from derive.spec import Spec
 from derive.symbolic import cache
-from derive.symbolic.definitions import activation_def, loss_def
+from derive.symbolic.definitions import activation_def, at_params, loss_def
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                 "out": trace.forward[f"o{k}"],
             })
         network.append({"layer": n, "activation": layer.activation, "units": units,
-                        "output_layer": n == len(spec.layers)})
+                        "params": dict(act.params), "output_layer": n == len(spec.layers)})
 
     # the factors of each error term, evaluated on the chain being shown
     L = len(spec.layers)
@@ -156,11 +156,15 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                             "delta": float(eta * err), "gradient": trace.gradients[f"b{k}"],
                             "new": trace.update[f"b{k}"]})
 
-    used = []
+    # each activation with the parameters its layers give it (alpha): whether f' has a form in
+    # the output, and why not, depends on them
+    used, seen = [], set()
     for layer in spec.layers:
-        if layer.activation not in [a["name"] for a in used]:
-            used.append(cache.activation(activation_def(layer.activation)))
-    out_act = activation_def(spec.layers[-1].activation)
+        if (layer.activation, layer.params) not in seen:
+            seen.add((layer.activation, layer.params))
+            used.append(cache.activation(at_params(activation_def(layer.activation),
+                                                   dict(layer.params))))
+    out_act = at_params(activation_def(spec.layers[-1].activation), dict(spec.layers[-1].params))
     loss_terms = tuple({"unit": k, "target": t, "out": trace.forward[f"o{k}"]}
                        for k, t in zip(spec.units(L), ex.target))
     return WorkedExample(

@@ -11,6 +11,8 @@ import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
+
 from markupsafe import Markup
 
 MINUS = "\u2212"
@@ -26,7 +28,9 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
     if abs(x) >= 1e6:  # a diverging run: digits past the fourth say nothing
         mantissa, exponent = f"{x:.3e}".split("e")
         return f"{mantissa}e{int(exponent)}".replace("-", minus)
-    text = f"{x:.{places}f}"
+    # rounded half up on the decimal the value stands for, as the answer key and its accepted
+    # intervals round (derive/intervals.py): binary formatting prints 0.1015 as 0.101
+    text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     if text in ("-0", ""):
@@ -37,13 +41,14 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
 @functools.lru_cache(maxsize=65536)
 def fixed(x, places: int = 3, *, minus: str = "-") -> str:
     """x at exactly `places` decimals, trailing zeros kept (0.0620, -0.0100), rounded half up
-    on the decimal digits as the answer keys round; -0 shown as 0; None as a dash."""
+    on the decimal the value stands for, as the answer keys round; -0 shown as 0; None as a
+    dash."""
     if x is None:
         return "—"
     x = float(x)
     if not math.isfinite(x) or abs(x) >= 1e15:
         return number(x, places, minus=minus)
-    text = f"{Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}"
+    text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
     if text.startswith("-") and not text.strip("-0."):
         text = text[1:]
     return text.replace("-", minus)

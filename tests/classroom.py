@@ -32,8 +32,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # check's mistake models, in check's order (the first that reproduces a value names it)
 MODELS = ["sign_error", "sign_update", "factor_2", "no_learning_rate", "bias_not_updated",
-          "bias_updated_with_o", "bias_left_out", "derivative_of_net", "updated_weights",
-          "rounding_drift"]
+          "bias_updated_with_o", "bias_left_out", "output_fprime_left_out", "derivative_of_net",
+          "updated_weights", "rounding_drift"]
 MARGIN = 4  # units of the last place written: closer than this to a rival is ambiguous
 DECIMALS = 3
 
@@ -130,6 +130,8 @@ class Net:
             fp = i * (1 - i) if model == "derivative_of_net" else o * (1 - o)
             if n == self.L:
                 diff = (o - self.t[u]) if model == "sign_error" else (self.t[u] - o)
+                if model == "output_fprime_left_out":  # Err = -dE/do, no f'(i)
+                    return diff
                 return diff * fp * (par if model == "factor_2" else 1.0)
             s = 0.0
             for m, km in enumerate(self.units[n + 1]):
@@ -243,6 +245,13 @@ def work(calc: Calc, event: dict, rng: random.Random, exact_style: bool = False,
             mistake = m
         elif event.get("at") == q and event["kind"] == "slip":
             value = _slip(rnd(own, pl), pl, rng)
+        elif event.get("at") == q and event["kind"] == "short":
+            value = _short(calc, q, U, own, pl)
+            written[q], U[q], tainted[q] = value, float(value), \
+                not inside(float(value), calc.intervals[q])
+            expect[q] = {"status": "wrong" if tainted[q] else "right",
+                         "mistake": "too_few_places" if tainted[q] else None}
+            continue
         elif event["kind"] == "copy" and calc.column[q] in event["columns"]:
             value = rnd(copy_from[calc.column[q]], pl)
         deps = net.deps(q)
@@ -291,6 +300,24 @@ def work(calc: Calc, event: dict, rng: random.Random, exact_style: bool = False,
     return written, expect
 
 
+def _short(calc: Calc, q: str, U: dict, own: float, places: int) -> str:
+    """The right value written to one place fewer than asked (0.41 for 0.408), as text: read
+    padded with zeros it is right only if the padded value is (DESIGN.md, derive check),
+    and a wrong one is named "too few places" unless a mistake model (other than rounding
+    drift, which too few places explains better) gives the padded value."""
+    short = places - 1
+    w = rnd(own, short)
+    unit = 10.0 ** -places
+    if inside(w, calc.intervals[q]):
+        return f"{w:.{short}f}"
+    if min(abs(w - own), abs(w - rnd(own, places))) / unit <= 0.5 + 1e-6:
+        raise Ambiguous(q)  # right at the places asked, yet outside the key
+    for m, mv in calc.net.model_values(q, U):
+        if m != "rounding_drift" and mv != own and abs(w - mv) / unit <= MARGIN:
+            raise Ambiguous(f"{q}: {m}")
+    return f"{w:.{short}f}"
+
+
 def _slip(x: float, places: int, rng: random.Random) -> float:
     """One digit of x (as written) changed."""
     t = f"{x:.{places}f}"
@@ -303,7 +330,8 @@ def _slip(x: float, places: int, rng: random.Random) -> float:
 # -- the class --------------------------------------------------------------------------------
 APPLIES = {  # where a model can show in a calculation that asks these names
     "sign_error": ("Err",), "factor_2": ("Err",), "derivative_of_net": ("Err",),
-    "updated_weights": ("Err",), "sign_update": ("dw", "db", "w", "b"),
+    "updated_weights": ("Err",), "output_fprime_left_out": ("Err",),
+    "sign_update": ("dw", "db", "w", "b"),
     "no_learning_rate": ("w", "b"), "bias_not_updated": ("b",),
     "bias_updated_with_o": ("b",), "bias_left_out": ("i",), "rounding_drift": ("o", "i", "Err",
                                                                                "dw", "w")}
@@ -344,6 +372,8 @@ def draw_event(calc: Calc, rng: random.Random, kind: str, used=None) -> dict:
         return {"kind": "model", "model": m, "par": par, "at": rng.choice(where)}
     if kind == "slip":
         return {"kind": "slip", "at": rng.choice(calc.asked)}
+    if kind == "short":
+        return {"kind": "short", "at": rng.choice(calc.asked)}
     if kind == "blank":
         if rng.random() < 0.5:  # ran out of time: the last values left blank
             return {"kind": "blank", "blank": calc.asked[-rng.randint(1, 4):]}
@@ -351,8 +381,8 @@ def draw_event(calc: Calc, rng: random.Random, kind: str, used=None) -> dict:
     return {"kind": kind}
 
 
-def simulate(key: dict, students: int, seed: int, kinds=("model", "model", "slip", "blank",
-                                                          "copy", "none", "none")):
+def simulate(key: dict, students: int, seed: int, kinds=("model", "model", "slip", "short",
+                                                          "blank", "copy", "none", "none")):
     """students rows: (student id, variant code, {column: value or None}, {column: expected})."""
     rng = random.Random(seed)
     calcs = calcs_of(key)
@@ -465,7 +495,7 @@ def write_sheet(path, columns, rows, rng: random.Random, quirks: bool = True) ->
             if v is None:
                 cells[col] = ""
                 continue
-            t = f"{v:.{places_of(col.split('.', 1)[1])}f}"
+            t = v if isinstance(v, str) else f"{v:.{places_of(col.split('.', 1)[1])}f}"
             if quirks:
                 t = t.replace(".", ",")
                 if t.startswith("-") and rng.random() < 0.1:

@@ -351,7 +351,41 @@ def _activation(defn: ActivationDef):
     d = _tidy(raw, keep_derived=True)
     defaults = {params[k]: v for k, v in defn.params}
     defaults.update({params[k]: _CONTEXT_VALUE for k, _ in defn.context})
-    return f, f_text, d, output_form(f_text, d, defaults)
+    form = output_form(f_text, d, defaults)
+    needs = _unevaluable(form) if form is not None else None
+    if needs is not None:
+        form = None  # e.g. erf's form needs erfinv: the activation simply has no output form
+    return f, f_text, d, form, needs
+
+
+def _unevaluable(expr):
+    """The name of a function in expr that has no numeric form here (erfinv), else None."""
+    try:
+        to_tree(expr)
+    except ValueError:
+        from derive.symbolic.tree import _FUNCTIONS
+
+        known = {f.__name__ for f in _FUNCTIONS} | {"Piecewise", "Max", "Min", "Heaviside"}
+        names = sorted({type(g).__name__ for g in expr.atoms(sp.Function)} - known)
+        return names[0] if names else "a function"
+    return None
+
+
+def _no_output_form(defn: ActivationDef, f_numeric: dict, needs, gradient_free: bool):
+    """Why an activation has no derivative in terms of its output (None where it has one, or
+    where the question does not arise): a function that form needs has no numeric form
+    (erf's needs erfinv), or two net inputs give the same output with different slopes
+    (leaky_relu with alpha < 0), which proves that no such form exists; else SymPy found none."""
+    from derive.symbolic.shape import output_collision
+
+    if gradient_free or not defn.elementwise:
+        return None
+    if needs is not None:
+        return {"reason": "no_numeric_form", "needs": needs}
+    collision = output_collision(f_numeric["f"], f_numeric["df"])
+    if collision is not None:
+        return {"reason": "not_determined", **collision}
+    return {"reason": "not_found"}
 
 
 def _is_zero(d) -> bool:
@@ -383,7 +417,7 @@ def derive_activation(defn: ActivationDef) -> dict:
     """Everything the documents and the numeric stage need about one activation."""
     from derive.symbolic.shape import shape
 
-    f, f_text, d, form = _activation(defn)
+    f, f_text, d, form, needs = _activation(defn)
     f_stable = stable_form(f)
     df_stable = stable_form(sp.diff(f_stable, Z))
     gradient_free = _is_zero(d)
@@ -404,6 +438,10 @@ def derive_activation(defn: ActivationDef) -> dict:
         "function": spellings(f_text),
         "derivative": spellings(d),
         "derivative_from_output": spellings(form) if form is not None else None,
+        # why there is none: {"reason": "not_determined", "z": [z1, z2], "a", "fprime": [..]},
+        # {"reason": "no_numeric_form", "needs": "erfinv"} or {"reason": "not_found"}
+        "no_output_form": (_no_output_form(defn, at_defaults, needs, gradient_free)
+                           if form is None else None),
         "has_gradient": not gradient_free,
         "context": dict(defn.context),
         "jacobian": None if defn.elementwise else softmax_jacobian(),
@@ -430,38 +468,34 @@ def _chain(quantity, rule, expr):
     return {"quantity": quantity, **_step(rule, expr)}
 
 
-def _loss_range(e, domain=None):
-    """Where E is smallest and largest for a target t = 1 (and t = 0 for bce), over the outputs
-    o in `domain`: by default (0, 1) where E takes logs (bce, ce need such outputs), else every
-    real o.  Candidates: the critical points inside and the one-sided limits at the ends."""
-    if domain is None:
-        domain = (0.0, 1.0) if e.has(sp.log) else (None, None)
-    lo, hi = domain
-    rows = []
-    targets = (1, 0) if e.subs(T, 0).has(O) else (1,)
-    for t0 in targets:
-        et = e.subs(T, t0)
-        candidates = []
-        for root in sp.solve(sp.diff(et, O), O):
-            if root.is_real and (lo is None or root > lo) and (hi is None or root < hi):
-                candidates.append((sp.simplify(et.subs(O, root)), root, True))
-        for end, side in ((lo, "+"), (hi, "-")):
-            point = (-sp.oo if side == "+" else sp.oo) if end is None else sp.nsimplify(end)
-            # one-sided at a finite end of the domain (o → 0⁺, o → 1⁻), plain at ±∞
-            value = sp.limit(et, O, point, side) if end is not None else sp.limit(et, O, point)
-            candidates.append((value, point, False))
-        finite = [c for c in candidates if c[0].is_finite]
-        low = min(finite, key=lambda c: float(c[0])) if finite else None
-        top = max(candidates, key=lambda c: float("inf") if not c[0].is_finite else float(c[0]))
-        rows.append({
-            "target": t0,
-            "minimum": float(low[0]) if low else None,
-            "minimum_at": sp.sstr(low[1]) if low else None,
-            "minimum_attained": bool(low[2]) if low else False,
-            "maximum": float(top[0]) if top[0].is_finite else None,
-            "maximum_at": sp.sstr(top[1]),
-        })
-    return {"domain": [lo, hi], "by_target": rows}
+def _critical(e) -> list:
+    """Where dE/do = 0, in the target t (and K): the candidates for E's least value inside
+    the outputs' range (derive.numeric.ranges; half_sse, sse, mse, bce: o = t)."""
+    try:
+        roots = sp.solve(sp.diff(e, O), O)
+    except (NotImplementedError, ValueError, TypeError):
+        return []
+    return [to_tree(r) for r in roots if r.is_real is not False and not r.has(sp.I)]
+
+
+def _limits(e) -> dict:
+    """E as o -> -oo and o -> +oo: "inf", "-inf", a tree in t, or None where E is not real
+    out there (bce, ce take logs: their outputs lie in (0, 1))."""
+    out = {}
+    for key, point in (("-inf", -sp.oo), ("inf", sp.oo)):
+        try:
+            value = sp.limit(e, O, point)
+        except (NotImplementedError, ValueError, TypeError):
+            value = sp.nan
+        if value == sp.oo:
+            out[key] = "inf"
+        elif value == -sp.oo:
+            out[key] = "-inf"
+        elif value.is_real and value.is_finite:
+            out[key] = to_tree(value)
+        else:
+            out[key] = None
+    return out
 
 
 def derive_loss(defn: LossDef) -> dict:
@@ -500,7 +534,8 @@ def derive_loss(defn: LossDef) -> dict:
         "dE_do": spellings(de_nice),
         "minus_dE_do": spellings(_tidy(-de)),
         "steps": steps,
-        "range": _loss_range(e),
+        "critical": _critical(e),  # the range over an output activation's outputs comes
+        "limits": _limits(e),      # from these: derive.numeric.ranges.loss_range
         "numeric": {"E": to_tree(e), "dE_do": to_tree(de)},
     }
 
@@ -534,7 +569,7 @@ def derive_pairing(loss: LossDef, act: ActivationDef) -> dict:
     the output (the lecture's (t - o) o (1 - o)), else in o, t and the net input i."""
     de = sp.diff(_loss(loss), O)
     de_nice = _tidy(de)
-    _, _, d, form = _activation(act)
+    _, _, d, form, _ = _activation(act)
     context = {}
     if not act.elementwise:
         err, steps, closed = _softmax_pairing(de)
