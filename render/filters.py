@@ -14,6 +14,7 @@ them alike:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -81,6 +82,10 @@ def pad(text, size: int, align: str = "<") -> str:
 def underline(text, char: str = "═") -> str:
     """A rule exactly as wide as the title above it."""
     return char * max(1, width(text))
+
+
+# grade's reports format many thousands of numbers, most of them repeated (points, shares)
+fixed = functools.lru_cache(maxsize=65536)(number)
 
 
 def given(x, *, minus: str = "-") -> str:
@@ -391,9 +396,12 @@ def for_format(fmt: str) -> dict:
     def giv_at(x, places=3):
         return Markup(given_at(x, places, minus=minus))
 
+    def fix(x, places=3):
+        return Markup(fixed(x, places, minus=minus))
+
     out = {"num": num, "given": giv, "paren": paren, "table": table, "indent": indent_block,
            "layout": layout, "bound": bnd, "given_at": giv_at, "width": width,
-           "underline": underline}
+           "underline": underline, "fixed": fix}
     if fmt == "html":
         def mn(x, places=3, given_value=False):
             text = given(x) if given_value else number(x, places)
@@ -410,6 +418,7 @@ def for_format(fmt: str) -> dict:
 
         out.update(mathml=lambda s: Markup(s), name=mathml_name, mn=mn, mnp=mnp,
                    svg_network=svg_network, num=lambda x, places=3: number(x, places, minus=MINUS),
+                   fixed=lambda x, places=3: fixed(x, places, minus=MINUS),
                    given=lambda x: given(x, minus=MINUS),
                    bound=lambda x, places=4: bound(x, places, minus=MINUS),
                    given_at=lambda x, places=3: given_at(x, places, minus=MINUS),
