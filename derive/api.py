@@ -642,11 +642,20 @@ class Problems(Document):
 
             pset = self.pset
             return {_QUIZ_FILES[fmt]: quiz, "answers.json": answers_text(
-                pset.seed, pset.kinds, pset.options, pset.variants)}
+                pset.seed, pset.kinds, pset.options, pset.variants),
+                    "submissions.csv": self.sheet()}
         rendered = render_problems(self.pset, fmt)
         ext = _DOCUMENT_EXT[fmt]
         return {f"problems.{ext}": rendered["problems"],
-                f"solutions.{ext}": rendered["solutions"], "answers.json": rendered["answers"]}
+                f"solutions.{ext}": rendered["solutions"], "answers.json": rendered["answers"],
+                "submissions.csv": self.sheet()}
+
+    def sheet(self) -> str:
+        """submissions.csv: the empty class sheet `derive grade` reads (header only)."""
+        from derive.grading import sheet_columns
+        from derive.submissions import empty_sheet
+
+        return empty_sheet(sheet_columns(self.pset.answers()))
 
     def _check_format(self, fmt: str, title: str | None, pdf: bool = False) -> None:
         if fmt not in PROBLEM_FORMATS:
@@ -676,11 +685,14 @@ class Problems(Document):
         from render.exam import write_set
 
         ext = _DOCUMENT_EXT[fmt]
+        asked: dict = {}  # (kind, asked names) of the problems written: the sheet's columns
         with Staged(directory, force) as out:
             streams = {"problems": out.open(f"problems.{ext}"),
                        "solutions": out.open(f"solutions.{ext}"),
                        "answers": out.open("answers.json")}
-            write_set(fmt, self.seed, self.kinds, self.options, self.variants(), streams)
+            write_set(fmt, self.seed, self.kinds, self.options,
+                      _noting_asked(self.variants(), asked), streams)
+            out.open("submissions.csv").write(_empty_sheet(self.kinds, asked))
             out.close()
             if pdf:
                 from render.latex import LatexError, compile_file
@@ -707,6 +719,29 @@ class Problems(Document):
 
 
 _DOCUMENT_EXT = {"latex": "tex", "markdown": "md"}
+
+
+def _noting_asked(variants, asked: dict):
+    """The variants, passed on as they stream, each problem's asked names noted (in the
+    order grade reads them) for the sheet written after the last one.  Problems of one shape
+    share their names: `asked` stays as small as the set's distinct shapes."""
+    from derive.grading import asked_order
+
+    for v in variants:
+        for p in v.problems:
+            asked.setdefault((p.kind, tuple(asked_order(p.answers, p.spec))), None)
+        yield v
+
+
+def _empty_sheet(kinds, asked: dict) -> str:
+    """submissions.csv for the problems noted by _noting_asked: what sheet() writes for a set
+    held whole."""
+    from derive.grading import sheet_columns
+    from derive.submissions import empty_sheet
+
+    raw = {"kinds": list(kinds), "variants": [{"problems": [
+        {"kind": kind, "answers": dict.fromkeys(names)} for kind, names in asked]}]}
+    return empty_sheet(sheet_columns(raw))
 
 
 def check_pdf(fmt: str) -> None:
@@ -923,3 +958,137 @@ def graph(expr: str, at: str | None = None, **values) -> Graph:
     point = parse_point(at) if at is not None else \
         parse_point(",".join(f"{k}={float(v)!r}" for k, v in values.items()))
     return Graph(trace(expr, point))
+
+
+GRADE_FORMATS = ("text", "markdown", "html", "json")
+
+
+class Grades(Document):
+    """A class graded from its sheet: `derive grade`.  As a document it is the class report
+    (text, markdown, html; json is DESIGN.md's); files() holds everything OUTDIR gets."""
+
+    template = "grade_report"
+
+    def __init__(self, grades):
+        self.grades = grades
+
+    @property
+    def students(self) -> list[dict]:
+        return [s.to_dict() for s in self.grades.students]
+
+    @property
+    def columns(self) -> list[dict]:
+        return [c.to_dict() for c in self.grades.columns]
+
+    @property
+    def summary(self) -> dict:
+        return self.to_dict()["summary"]
+
+    def to_dict(self) -> dict:
+        return self.grades.to_dict()
+
+    def _common(self) -> dict:
+        g = self.grades
+        c = g.credit
+        credit = ("all of its points" if c == 1 else "no points" if c == 0
+                  else f"{c:g} of its points")
+        return {"pp": g.points_places, "credit_text": credit,
+                "title": f"problem set seed {g.key.seed}"}
+
+    def context(self, fmt: str = "text") -> dict:
+        from markupsafe import Markup
+
+        from derive.grading import mistake_titles
+        from render import grades as gr
+
+        if fmt not in GRADE_FORMATS:
+            raise DeriveError(f"a class report renders as {', '.join(GRADE_FORMATS)}, "
+                              f"not {fmt}")
+        histogram = (Markup(gr.histogram_svg(self.grades.histogram)) if fmt == "html"
+                     else gr.histogram_text(self.grades.histogram))
+        titles = mistake_titles()
+        return {"doc": self.grades, "histogram": histogram, "titles": titles,
+                "printable": gr.printable, **self._common()}
+
+    def feedback(self, student, fmt: str = "html") -> str:
+        """One student's marked sheet (a derive.grading.Student, or its index)."""
+        return self._feedback(student, fmt, *self._parts(fmt))
+
+    def _statements(self, fmt: str) -> dict:
+        """What each problem gives (its network drawn, the values it states), made once per
+        problem: the same for every student of its variant."""
+        from markupsafe import Markup
+
+        from render import render
+
+        out = {}
+        for student in self.grades.students:  # the variants some student has, each once
+            for section in student.sections:
+                if section.id not in out:
+                    out[section.id] = Markup(render("_grade_problem", fmt,
+                                                    sec=section).strip("\n"))
+        return out
+
+    def _parts(self, fmt: str):
+        """What every feedback page of the class shares: its template, the problems'
+        statements, the rows already made."""
+        from render import environment
+        from render.grades import Rows
+
+        template = environment(fmt).get_template(f"{fmt}/grade_feedback.j2")
+        return template, self._statements(fmt), Rows(fmt, self.grades.points_places)
+
+    def _feedback(self, student, fmt: str, template, statements: dict, rows) -> str:
+        if isinstance(student, int):
+            student = self.grades.students[student]
+        return template.render(s=student, key=self.grades.key, statements=statements,
+                               rows=rows, **self._common())
+
+    def files(self) -> dict:
+        """Everything OUTDIR gets: path inside it -> text."""
+        from render import grades as gr
+
+        out = {"grades.csv": gr.grades_csv(self.grades),
+               "report.html": self.render("html"), "report.md": self.render("markdown")}
+        for fmt, ext in (("html", "html"), ("markdown", "md")):
+            parts = self._parts(fmt)
+            for s in self.grades.students:
+                out[f"feedback/{s.feedback}.{ext}"] = self._feedback(s, fmt, *parts)
+        return out
+
+    def write(self, directory, force: bool = False) -> list:
+        """Write every file into directory (created if missing), all or none."""
+        from derive.output import write_files
+
+        return write_files(directory, self.files(), force)
+
+
+def grade(problem_set, submissions, *, points=None,
+          carried_forward_credit: float = 1.0) -> Grades:
+    """Mark a whole class: problem_set is the directory `derive problems` wrote (or its
+    answers.json), submissions the class sheet (CSV: student, variant, then KIND.NAME
+    columns).  points: a POINTS.toml path or a dict ({"forward.o4": 2, "forward": 1,
+    "default": 1}); carried_forward_credit: the share of its points a value right only from
+    the student's own wrong earlier values earns (0 to 1).  Each value is marked as
+    `derive check` marks it."""
+    from derive import grading, submissions as sheets
+
+    key = grading.load_key(problem_set)
+    if points is None:
+        table = grading.points_table(key)
+    elif isinstance(points, dict):
+        table = grading.points_table(key, points, "points")
+    elif isinstance(points, (str, Path)):
+        table = grading.load_points(points, key)
+    else:
+        raise DeriveError(f"points are a POINTS.toml path or a dict, not "
+                          f"{type(points).__name__}")
+    if isinstance(carried_forward_credit, bool) or not isinstance(carried_forward_credit,
+                                                                   (int, float)):
+        raise DeriveError(f"carried_forward_credit must be a number from 0 to 1, not "
+                          f"{carried_forward_credit!r}")
+    if not isinstance(submissions, (str, Path)):
+        raise DeriveError(f"submissions is the class sheet's path (CSV), not "
+                          f"{type(submissions).__name__}")
+    sheet = sheets.read(submissions, key.columns)
+    return Grades(grading.grade(key, sheet, table, float(carried_forward_credit)))

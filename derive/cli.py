@@ -129,6 +129,7 @@ def samples(directory, force):
 from derive.commands.train import train as _train; main.add_command(_train)  # noqa: E402
 from derive.commands.descend import descend as _descend; main.add_command(_descend)  # noqa: E402
 from derive.commands.check import check as _check; main.add_command(_check)  # noqa: E402
+from derive.commands.grade import grade as _grade; main.add_command(_grade)  # noqa: E402
 from derive.commands.problems import problems as _problems; main.add_command(_problems)  # noqa: E402
 from derive.commands.activation import activation as _activation; main.add_command(_activation)  # noqa: E402,E501
 from derive.commands.loss import loss as _loss; main.add_command(_loss)  # noqa: E402,E501

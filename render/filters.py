@@ -14,11 +14,11 @@ them alike:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 
 from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
 from derive.numeric.network import round_half_up  # the same rule, fast away from a tie
@@ -91,7 +91,11 @@ def underline(text, char: str = "═") -> str:
     return char * max(1, width(text))
 
 
-@lru_cache(maxsize=4096)  # the givens of a problem set come from small grids
+# grade's reports format many thousands of numbers, most of them repeated (points, shares)
+fixed = functools.lru_cache(maxsize=65536)(number)
+
+
+@functools.lru_cache(maxsize=4096)  # the givens of a problem set come from small grids
 def given(x, *, minus: str = "-") -> str:
     """A value as the user gave it (shortest form that reads back the same)."""
     x = float(x)
@@ -225,7 +229,7 @@ def text_name(name: str) -> str:
     return head + subscript(a) + ("," + subscript(b) if b else "")
 
 
-@lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def tex_name(name: str) -> Markup:
     """i4 -> i_{4}, w1_4 -> w_{1,4}, Err6 -> \\mathit{Err}_{6}."""
     parts = _parts(name)
@@ -403,9 +407,12 @@ def for_format(fmt: str) -> dict:
     def giv_at(x, places=3):
         return Markup(given_at(x, places, minus=minus))
 
+    def fix(x, places=3):
+        return Markup(fixed(x, places, minus=minus))
+
     out = {"num": num, "given": giv, "paren": paren, "table": table, "indent": indent_block,
            "layout": layout, "bound": bnd, "given_at": giv_at, "width": width,
-           "underline": underline}
+           "underline": underline, "fixed": fix}
     if fmt == "html":
         def mn(x, places=3, given_value=False):
             text = given(x) if given_value else number(x, places)
@@ -422,6 +429,7 @@ def for_format(fmt: str) -> dict:
 
         out.update(mathml=lambda s: Markup(s), name=mathml_name, mn=mn, mnp=mnp,
                    svg_network=svg_network, num=lambda x, places=3: number(x, places, minus=MINUS),
+                   fixed=lambda x, places=3: fixed(x, places, minus=MINUS),
                    given=lambda x: given(x, minus=MINUS),
                    bound=lambda x, places=4: bound(x, places, minus=MINUS),
                    given_at=lambda x, places=3: given_at(x, places, minus=MINUS),

@@ -110,12 +110,21 @@ def test_answer_tables_are_the_keys_columns_and_the_solutions_fill_them(tmp_path
         r = run(*args)
         assert r.exit_code == 0, r.output
         key = json.loads((out / "answers.json").read_text())
+        sheet = (out / "submissions.csv").read_text().splitlines()[0].split(",")[2:]
         ext = "tex" if fmt == "latex" else "md"
         blank = cells_of((out / f"problems.{ext}").read_text())
         filled = cells_of((out / f"solutions.{ext}").read_text())
         assert list(blank) == list(filled) == [v["id"] for v in key["variants"]]
         for v in key["variants"]:
-            columns = [c for p in v["problems"] for c in key_columns(p)]
+            # the columns of submissions.csv this variant asks, in that order, each problem's
+            # answers given only in words after its numbers
+            columns = []
+            for p in v["problems"]:
+                columns += [c for c in sheet if c.split(".", 1)[0] == p["kind"]
+                            and c.split(".", 1)[1] in p["answers"]]
+                columns += [f"{p['kind']}.{n}" for n in p.get("words", {})
+                            if n not in p["answers"]]
+            assert sorted(columns) == sorted(c for p in v["problems"] for c in key_columns(p))
             assert [c for c, _ in blank[v["id"]]] == columns, (fmt, v["id"])
             assert all(value == "" for _, value in blank[v["id"]])
             assert [c for c, _ in filled[v["id"]]] == columns
@@ -138,16 +147,17 @@ def test_answer_tables_are_the_keys_columns_and_the_solutions_fill_them(tmp_path
 
 def test_cells_group_a_layer_a_unit_or_the_error_terms():
     """The rows a student fills: a layer's i and o (the loss beside the outputs), the error
-    terms, then each unit's incoming gradients or new values."""
+    terms, then each unit's incoming gradients or new values, the output layer's first (as
+    backpropagation reaches them, and as derive grade's columns run)."""
     p = generate(["step"], 1, 3).variants[0].problems[0]
     rows = [[c.name for c in row] for g in p.sheet for row in g.rows]
     assert rows == [["i4", "o4", "i5", "o5"], ["i6", "o6", "loss"], ["Err6", "Err5", "Err4"],
-                    ["w1_4", "w2_4", "w3_4", "b4"], ["w1_5", "w2_5", "w3_5", "b5"],
-                    ["w4_6", "w5_6", "b6"]]
+                    ["w4_6", "w5_6", "b6"], ["w1_4", "w2_4", "w3_4", "b4"],
+                    ["w1_5", "w2_5", "w3_5", "b5"]]
     assert [g.group for g in p.sheet] == ["forward", "errors", "new"]
     b = generate(["backward"], 1, 3).variants[0].problems[0]
-    assert [c.column for g in b.sheet for row in g.rows for c in row] == \
-        [f"backward.{n}" for n in b.answers]
+    assert sorted(c.column for g in b.sheet for row in g.rows for c in row) == \
+        sorted(f"backward.{n}" for n in b.answers)
 
 
 # ------------------------------------------------------------------------------------ --chain

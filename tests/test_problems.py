@@ -420,14 +420,14 @@ def run(*args):
     return CliRunner().invoke(main, ["problems", *args], catch_exceptions=False)
 
 
-def test_cli_writes_three_files_and_answers_json_shape(tmp_path):
+def test_cli_writes_its_files_and_answers_json_shape(tmp_path):
     out = tmp_path / "exam"
     r = run("--kinds", "forward,backward,update", "--variants", "3", "--seed", "7",
             "--format", "latex", "-o", str(out))
     assert r.exit_code == 0, r.output
     assert "generating" not in r.output  # no progress bar when stderr is not a terminal
     assert sorted(p.name for p in out.iterdir()) == ["answers.json", "problems.tex",
-                                                      "solutions.tex"]
+                                                      "solutions.tex", "submissions.csv"]
     key = json.loads((out / "answers.json").read_text())
     assert key["seed"] == 7 and [v["variant"] for v in key["variants"]] == [1, 2, 3]
     p = key["variants"][0]["problems"][0]

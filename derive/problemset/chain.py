@@ -166,9 +166,15 @@ def _draw(rng, links: list[str], numbers: dict, options, variant: str) -> dict:
     # every answer on the chain through the printed values (the exact one when none is printed)
     fixed = {n: v for g in printed.values() for n, v in g.items()}
     if fixed:
+        # marking's computation (a batch of one network): each value from the printed ones
         comp = Computation(spec, 0, d)
-        on_chain = comp.chain(fixed)[2]
-        on_hand = comp.chain(fixed, places=d)[2]
+        given = {n: np.array([v]) for n, v in fixed.items()}
+
+        def row(values: dict) -> dict:
+            return {n: float(np.ravel(x)[0]) for n, x in values.items()}
+
+        on_chain = row(comp.chain(given)[2])
+        on_hand = row(comp.chain(given, places=d)[2])
         traces = (_trace(spec, on_chain, d), _trace(spec, on_hand, d))
     else:
         traces = (exact_t, hand_t)

@@ -1,9 +1,9 @@
 """The fill-in answer table of a problem: one labelled cell per asked value.
 
 The cells are the problem's answers (and those given only in words, such as an unbounded
-sup E) in the order the key holds them (the order of the
-computation, and of the `KIND.NAME` columns `derive grade` reads), cut into rows a student
-fills one after another: a layer's net inputs and outputs (and the loss beside the outputs
+sup E) in the order of the computation, which is the order of the `KIND.NAME` columns
+`derive grade` reads (derive/grading.py, asked_order), cut into rows a student fills one
+after another: a layer's net inputs and outputs (and the loss beside the outputs
 it comes from), the error terms, the gradients and the new values of each unit's incoming
 weights and bias.  Plain, immutable data: the templates draw the boxes (empty on the problem
 sheet, filled with the key's values in the solutions).  Problems of one shape share one table.
@@ -93,5 +93,12 @@ def _sheet(kind: str, names: tuple, sizes: tuple) -> tuple:
 
 
 def answer_sheet(problem) -> tuple:
-    """(Group(group, rows=((Cell(name, column, role), ...), ...)), ...) of a problem."""
-    return _sheet(problem.kind, tuple(problem.key_names()), _sizes(problem.spec))
+    """(Group(group, rows=((Cell(name, column, role), ...), ...)), ...) of a problem: its
+    answers in the order `derive grade` reads their columns (the order of the computation:
+    the output layer's gradients and new values first, as backpropagation reaches them), then
+    those given only in words."""
+    from derive.grading import asked_order
+
+    names = asked_order(problem.answers, problem.spec)
+    words = [n for n in problem.key_names() if n not in problem.answers]
+    return _sheet(problem.kind, (*names, *words), _sizes(problem.spec))
