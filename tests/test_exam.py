@@ -508,7 +508,8 @@ def test_pdf_written_beside_the_tex(tmp_path):
             "--pdf", "-o", str(out))
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "answers.json", "problems.pdf", "problems.tex", "solutions.pdf", "solutions.tex"]
+        "answers.json", "problems.pdf", "problems.tex", "solutions.pdf", "solutions.tex",
+        "submissions.csv"]
     pages = pdf_pages(out / "problems.pdf")
     assert [(p[0], p[1], p[2]) for p in pages] == [("S7-V01", "1", "2"), ("S7-V01", "2", "2"),
                                                     ("S7-V02", "1", "2"), ("S7-V02", "2", "2")]
