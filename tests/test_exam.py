@@ -355,6 +355,12 @@ def test_streamed_files_are_the_whole_set(tmp_path):
         assert (tmp_path / "s" / name).read_text() == text
     assert json.loads((tmp_path / "s" / "answers.json").read_text()) == \
         json.loads(json.dumps(pset.answers()))
+    # the class sheet, from the names noted as the variants went by, is the whole set's
+    from derive.grading import sheet_columns
+    from derive.submissions import empty_sheet
+
+    assert (tmp_path / "s" / "submissions.csv").read_text() == \
+        empty_sheet(sheet_columns(pset.answers()))
 
 
 def test_memory_does_not_grow_with_the_variants():
