@@ -571,6 +571,9 @@ def _answers_line(message: str, path: Path, source: str) -> str:
 
 PROBLEM_FORMATS = ("latex", "markdown", "moodle", "qti")
 _QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
+# every file a problem set of any format writes into its directory
+PROBLEM_SET_FILES = ("problems.tex", "solutions.tex", "problems.md", "solutions.md",
+                     *_QUIZ_FILES.values(), "answers.json")
 
 
 class Problems(Document):
@@ -617,7 +620,9 @@ class Problems(Document):
         """Write the files into directory (created if missing), all or none."""
         from derive.output import write_files
 
-        return write_files(directory, self.files(fmt, title), force)
+        # with --force over an earlier set in another format, its files go: a directory
+        # never holds problems.tex beside the moodle.xml of another set
+        return write_files(directory, self.files(fmt, title), force, replaces=PROBLEM_SET_FILES)
 
     def render(self, fmt: str, **options) -> str:
         files = self.files(fmt if fmt != "json" else "markdown")
