@@ -309,6 +309,7 @@ def train(spec=None, mode: str | None = None, *, batch_size: int | None = None,
         plan = [(mode, batch_size)]
     for m, b in plan:  # refuse impossible combinations before any work
         training.check_mode(m, b, n)
+    training.check_work(plan, n, len(spec.parameter_names()), criteria.max_epochs)
     runs = []
     for k, (m, b) in enumerate(plan):
         def report(epoch, total, k=k):
@@ -406,10 +407,11 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
             raise DeriveError("--function takes one learning rate (several rates compare "
                               "fits of a model: use them with --model or --preset)")
         starts = dsc.parse_numbers(start, "--start")
-        fn = dsc.compile_function(function)
         n = 100 if steps is None else steps
-        with progress("descending", len(starts), n) as bars:
-            runs = [dsc.minimize(fn, s, rates[0], n, bars(i)) for i, s in enumerate(starts)]
+        dsc.check_work(len(starts), n, "--start")
+        fn = dsc.compile_function(function)
+        with progress("descending", 1, n) as bars:  # the starts go side by side
+            runs = dsc.minimize_all(fn, starts, rates[0], n, bars(0))
         points = _stationary(fn, runs)
         value = {"runs": [r.to_dict() for r in runs],
                  "stationary_points": [{"x": p["x"], "value": p["value"], "kind": p["kind"]}
@@ -443,10 +445,10 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
                           "0.0001,0.001,0.02)")
     rates = dsc.parse_rates(lr if lr is not None else chosen["lr"])
     n = steps if steps is not None else (chosen["steps"] if chosen else 10)
+    dsc.check_work(len(rates), n, "--lr")
     compiled = dsc.compile_model(model_text, list(start_params))
-    with progress("descending", len(rates), n) as bars:
-        runs = [dsc.fit(compiled, xs, ys, start_params, rate, n, bars(i))
-                for i, rate in enumerate(rates)]
+    with progress("descending", 1, n) as bars:  # the rates go side by side
+        runs = dsc.fit_all(compiled, xs, ys, start_params, rates, n, bars(0))
     preset_doc = None
     if chosen:
         preset_doc = {"name": preset, "description": chosen["description"],

@@ -17,6 +17,7 @@ from derive.errors import DeriveError, did_you_mean
 from derive.symbolic.definitions import (ACTIVATIONS, CUSTOM_PREFIX, LOSSES, activation_def,
                                          check_params, loss_def, register_custom)
 
+MAX_PARAMETERS = 100_000  # weights and biases of a spec's network (784-100-10 has 79,510)
 _TOP_KEYS = ("title", "loss", "learning_rate", "input_names", "layers", "examples")
 _LAYER_KEYS = ("activation", "weights", "biases", "alpha", "size", "expression")
 _EXAMPLE_KEYS = ("input", "target")
@@ -226,6 +227,19 @@ def _layer(raw, n: int, fan_in: int, where: str, init=None) -> Layer:
     return Layer(name, weights, biases, tuple(sorted(params.items())))
 
 
+def _planned_parameters(raw, fan_in: int) -> int:
+    """Weights and biases a layer will have, read before it is built (0 if unknown yet)."""
+    if not isinstance(raw, dict):
+        return 0
+    rows = raw.get("weights")
+    if isinstance(rows, list):
+        return sum(len(r) + 1 if isinstance(r, list) else 1 for r in rows)
+    size = raw.get("size")
+    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        return size * (fan_in + 1)
+    return 0
+
+
 def _first_input_size(raw: dict) -> int:
     """How many inputs the examples give (for a first layer given only by its size)."""
     examples = raw.get("examples")
@@ -267,7 +281,13 @@ def from_dict(raw: dict, source: str = "", init=None) -> Spec:
                           f"weights: --init fills layers that give only size = N")
     if layers_raw and isinstance(layers_raw[0], dict) and "weights" not in layers_raw[0]:
         fan_in = _first_input_size(raw)
+    total = 0
     for n, layer_raw in enumerate(layers_raw):
+        total += _planned_parameters(layer_raw, fan_in)  # before --init draws them
+        if total > MAX_PARAMETERS:
+            raise DeriveError(f"{where}layers[{n}]: the network has more than "
+                              f"{MAX_PARAMETERS:,} weights and biases by this layer; derive "
+                              f"works with networks up to that size")
         layer = _layer(layer_raw, n, fan_in, where, init)
         layers.append(layer)
         fan_in = layer.size
