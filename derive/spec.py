@@ -536,7 +536,7 @@ def _refuse_huge_integers(raw: dict, text: str, source: str) -> None:
             pending += [(v, f"{where}[{i}]") for i, v in enumerate(value)] if tables else \
                 [(v, where) for v in value]
         elif isinstance(value, int) and not isinstance(value, bool) and _overflows(value):
-            digits = len(str(value)) if value.bit_length() < 14000 else "thousands of"
+            digits = len(str(abs(value))) if value.bit_length() < 14000 else "thousands of"
             message = with_line(f"{source}: {where}: a whole number of {digits} digits is too "
                                 f"large (numbers must lie within ±1.8e308)", text, source)
             raise DeriveError(message)

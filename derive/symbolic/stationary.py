@@ -77,7 +77,10 @@ def _bisect_all(df, x, interval) -> list[float]:
         if fa * fb < 0:
             for _ in range(200):
                 m = (a + b) / 2
-                fm = float(g(x=m))
+                try:
+                    fm = float(g(x=m))
+                except (ValueError, ZeroDivisionError, OverflowError):
+                    break  # a pole, not a root: f there is not finite, and is dropped below
                 if fm == 0 or b - a < 1e-15 * max(1.0, abs(m)):
                     break
                 if (fa < 0) == (fm < 0):
