@@ -230,15 +230,21 @@ def test_escape_sequences_in_a_title_do_not_reach_the_terminal(here):
     assert data == json.loads(pathlib.Path("x.json").read_text(encoding="utf-8"))
 
 
+# click strips ESC [ ... sequences (CSI) when stdout is not a terminal, but not when it is,
+# and never OSC (ESC ] 0; sets the window title) or the 8-bit CSI (\x9b)
+OSC = "\x1b]0;pwned\x07\x9b2J"
+
+
 @pytest.mark.parametrize("args", [
-    ["graph", "x\x1b[2J + y"],
-    ["activation", "--expr", "z\x1b]0;pwned\x07"],
-    ["descend", "--function", "x\x9b31m", "--start", "1", "--lr", "0.1"],
-    ["example", "--activation", "sig\x1b[2Jmoid"],
+    ["graph", f"x{OSC} + y", "--at", "x=1,y=2"],
+    ["activation", "--expr", f"z{OSC}"],
+    ["descend", "--function", f"x{OSC}", "--start", "1", "--lr", "0.1"],
+    ["example", "--activation", f"sig{OSC}moid"],
     ["example", "--spec", "no\nderive: error: forged"],
-    ["example", "--decimals", "\x1b[2J"],
-    ["example", "--no-such-option\x1b[2J"],
-])
+    ["example", "--decimals", OSC],
+    [f"--no-such-option{OSC}"],
+], ids=["graph", "activation-expr", "function", "activation-name", "file-name", "decimals",
+        "option"])
 def test_escape_sequences_and_newlines_in_what_is_echoed_stay_one_harmless_line(here, args):
     """An expression or file name is echoed in the message: its escape sequences were
     written raw, and a newline in a file name forged a second 'derive: error' line."""
