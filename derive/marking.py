@@ -474,13 +474,25 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
         return _check(spec, answers, decimals, example)
 
 
+MAX_CHECKED_PARAMETERS = 1_000  # a hand calculation; marking grows with the square of it
+
+
 def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckReport:
+    n = len(spec.parameter_names())
+    if n > MAX_CHECKED_PARAMETERS:
+        raise DeriveError(f"{spec.source + ': ' if spec.source else ''}the network "
+                          f"{'-'.join(map(str, spec.sizes))} has {n:,} weights and "
+                          f"biases: derive checks hand calculations of networks up to "
+                          f"{MAX_CHECKED_PARAMETERS:,}")
     comp = Computation(spec, example, decimals)
     valid = comp.names()
     for name in answers:
         if name not in comp.by_name or name not in valid:
-            raise DeriveError(f"unknown quantity '{name}'{did_you_mean(name, valid)}; "
-                              f"valid names for this network: {', '.join(valid)}")
+            shown = ", ".join(valid[:40]) + (f", ... ({len(valid) - 40:,} more)"
+                                              if len(valid) > 40 else "")  # one readable line
+            raise DeriveError(f"unknown quantity '{name if len(name) <= 40 else name[:37] + '...'}'"
+                              f"{did_you_mean(name, valid)}; "
+                              f"valid names for this network: {shown}")
     given = {name: _answer(name, value) for name, value in answers.items()}
     gv = {name: a.value for name, a in given.items()}
 

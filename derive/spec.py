@@ -17,7 +17,7 @@ from derive.errors import DeriveError, did_you_mean
 from derive.symbolic.definitions import (ACTIVATIONS, CUSTOM_PREFIX, LOSSES, activation_def,
                                          check_params, loss_def, register_custom)
 
-MAX_PARAMETERS = 100_000  # weights and biases of a spec's network (784-100-10 has 79,510)
+MAX_PARAMETERS = 250_000  # weights and biases of a spec's network (784-256-10 has 203,530)
 _TOP_KEYS = ("title", "loss", "learning_rate", "input_names", "layers", "examples")
 _LAYER_KEYS = ("activation", "weights", "biases", "alpha", "size", "expression")
 _EXAMPLE_KEYS = ("input", "target")
@@ -385,7 +385,7 @@ def validate_combination(spec: Spec) -> Spec:
     return spec
 
 
-MAX_INPUT_BYTES = 1_000_000  # a spec or answers file; a 300-100-10 network's spec is 0.7 MB
+MAX_INPUT_BYTES = 5_000_000  # a spec or answers file: a 784-256-10 network written out is 4.4 MB
 INPUT_WAIT_SECONDS = 10.0  # a pipe, FIFO or terminal that sends nothing this long is refused
 
 
@@ -413,7 +413,7 @@ def read_file(path, what: str) -> str:
 
 def _too_large(what: str, path, size: str) -> DeriveError:
     return DeriveError(f"{what} '{path}' is {size}: derive reads files of up to "
-                       f"{MAX_INPUT_BYTES:,} bytes (a spec or answers file is a few kB)")
+                       f"{MAX_INPUT_BYTES:,} bytes")
 
 
 def _read_bounded(path: Path, what: str) -> bytes:
