@@ -513,8 +513,7 @@ def parse_toml(text: str, source: str) -> dict:
         where = f"{source}:{toml_error_line(exc)}" if toml_error_line(exc) else source
         raise DeriveError(f"{where}: not valid TOML: {exc}") from None
     except RecursionError:
-        raise DeriveError(f"{source}: arrays are nested too deeply to read (derive's files "
-                          f"need at most two levels: weights = [[...], [...]])") from None
+        raise _too_deep(source) from None
     except ValueError:  # int() reads at most 4,300 digits
         raise DeriveError(f"{source}: a whole number has more than 4,300 digits; numbers must "
                           f"lie within ±1.8e308") from None
@@ -522,19 +521,31 @@ def parse_toml(text: str, source: str) -> dict:
     return raw
 
 
+MAX_NESTING = 32  # arrays and tables within each other; a spec needs 3 (layers, weights, row)
+
+
+def _too_deep(source: str) -> DeriveError:
+    return DeriveError(f"{source}: arrays are nested too deeply to read (more than "
+                       f"{MAX_NESTING} levels; a spec needs weights = [[...], [...]])")
+
+
 def _refuse_huge_integers(raw: dict, text: str, source: str) -> None:
     """Every whole number must fit a float (|n| < 2**1024, about 1.8e308): the first one that
-    does not is refused with its key and line.  The walk is iterative, so no nesting depth
-    can exhaust the stack."""
-    pending = [(raw, "")]
+    does not is refused with its key and line.  Nesting deeper than MAX_NESTING is refused
+    too, whatever depth the parser happened to reach (that depends on the caller's stack).
+    The walk is iterative, so no depth can exhaust the stack."""
+    pending = [(raw, "", 0)]
     while pending:
-        value, where = pending.pop()
+        value, where, depth = pending.pop()
+        if depth > MAX_NESTING:
+            raise _too_deep(source)
         if isinstance(value, dict):
-            pending += [(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()]
+            pending += [(v, f"{where}.{k}" if where else str(k), depth + 1)
+                        for k, v in value.items()]
         elif isinstance(value, list):
             tables = value and all(isinstance(v, dict) for v in value)
-            pending += [(v, f"{where}[{i}]") for i, v in enumerate(value)] if tables else \
-                [(v, where) for v in value]
+            pending += [(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)] \
+                if tables else [(v, where, depth + 1) for v in value]
         elif isinstance(value, int) and not isinstance(value, bool) and _overflows(value):
             digits = len(str(abs(value))) if value.bit_length() < 14000 else "thousands of"
             message = with_line(f"{source}: {where}: a whole number of {digits} digits is too "
