@@ -50,14 +50,9 @@ from derive.commands._common import (  # noqa: E402,F401  (re-exported for comma
     output_format,
     output_options,
 )
-from derive.commands._terminal import say, say_block  # noqa: E402
+from derive.commands._terminal import Terminated, say, say_block  # noqa: E402
 from derive.errors import DeriveError  # noqa: E402
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES  # noqa: E402
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, like Ctrl-C: every write in progress cleans up
-    after itself (derive.output removes its temporary files on any exception)."""
 
 
 def _raise(exc_type):

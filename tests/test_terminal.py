@@ -328,3 +328,21 @@ def test_no_numpy_warning_outside_a_functions_domain(function, start):
                       "--steps", "20"])
     assert result.exit_code in (0, 2), result.output
     assert "Warning" not in result.output
+
+
+def test_sigterm_at_an_interactive_prompt_ends_the_program():
+    """Ctrl-D at a prompt checks what was given; SIGTERM ends the program (it was taken for
+    the end of input)."""
+    env = {k: v for k, v in os.environ.items() if k != "DERIVE_DEBUG"}
+    proc = subprocess.Popen([sys.executable, "-c", "from derive.cli import main; main()",
+                             "check", "--interactive"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**env, "PYTHONPATH": str(ROOT)})
+    proc.stdin.write(b"-0.7\n")
+    proc.stdin.flush()
+    seen = b""
+    while b"o4 =" not in seen:  # the second prompt: derive is waiting for input
+        seen += proc.stderr.read1(4096)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and b"derive: terminated" in err and out == b""

@@ -146,8 +146,10 @@ def _encoding(stream) -> str | None:
     return getattr(stream, "encoding", None)
 
 
-class _ReaderGone(Exception):
-    """stdout is a pipe whose reader has gone (`derive ... | head -1`)."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, like Ctrl-C (derive.cli installs the handler):
+    every write in progress cleans up after itself (derive.output removes its temporary
+    files on any exception)."""
 
 
 def write_document(text: str, json: bool | None = None) -> None:

@@ -13,7 +13,7 @@ from derive.commands._common import (
     output_format,
     output_options,
 )
-from derive.commands._terminal import say
+from derive.commands._terminal import Terminated, say
 from derive.errors import DeriveError
 
 
@@ -34,7 +34,9 @@ def _interactive(spec, answers: dict, decimals: int, example: int):
             try:
                 text = click.prompt(f"{name} =", default="", show_default=False,
                                     prompt_suffix=" ", err=True)
-            except click.Abort:  # Ctrl-D / end of input: check what was given
+            except click.Abort as exc:  # Ctrl-D / end of input: check what was given
+                if isinstance(exc.__context__, Terminated):  # SIGTERM ends the program
+                    raise exc.__context__ from None
                 say("")
                 return answers
             text = text.strip()
