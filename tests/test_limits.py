@@ -222,7 +222,7 @@ def test_train_work_is_bounded_before_it_starts(tmp_path, args, needle):
 
     path = tmp_path / "four.toml"
     path.write_text(FOUR, encoding="utf-8")
-    refused(run(["train", "--spec", path, *args]), needle, "3,000,000")
+    refused(run(["train", "--spec", path, *args]), needle, "1,000,000")
 
 
 # --- input files ------------------------------------------------------------------------------
