@@ -470,7 +470,8 @@ def test_no_control_character_of_a_title_reaches_the_terminal(title, fmt):
 
 
 @settings(max_examples=120, **SETTINGS)
-@given(control_text, st.sampled_from(["graph", "activation", "function", "spec", "activation-name"]))
+@given(control_text,
+       st.sampled_from(["graph", "activation", "function", "spec", "activation-name"]))
 def test_echoed_input_is_one_line_without_control_characters(text, where):
     """Expressions, names and file names are echoed in messages: one line, nothing raw."""
     args = {"graph": ["graph", "x +" + text, "--at", "x=1"],
@@ -499,7 +500,8 @@ def test_a_byte_order_mark_changes_nothing(raw):
 ENCODED_COMMANDS = [["example"], ["example", "--rounding", "hand", "--format", "markdown"],
                     ["activation", "gelu"], ["loss", "ce", "--output-activation", "softmax"],
                     ["graph", "exp(x1)/x2", "--at", "x1=1,x2=3"], ["descend", "--preset", "miles"],
-                    ["train", "--mode", "sgd", "--max-epochs", "3"], ["example", "--format", "json"]]
+                    ["train", "--mode", "sgd", "--max-epochs", "3"],
+                    ["example", "--format", "json"]]
 
 
 @settings(max_examples=60, **SETTINGS)
