@@ -310,6 +310,7 @@ def train(spec=None, mode: str | None = None, *, batch_size: int | None = None,
         plan = [(mode, batch_size)]
     for m, b in plan:  # refuse impossible combinations before any work
         training.check_mode(m, b, n)
+    training.check_work(plan, n, len(spec.parameter_names()), criteria.max_epochs)
     runs = []
     for k, (m, b) in enumerate(plan):
         def report(epoch, total, k=k):
@@ -408,10 +409,11 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
             raise DeriveError("--function takes one learning rate (several rates compare "
                               "fits of a model: use them with --model or --preset)")
         starts = dsc.parse_numbers(start, "--start")
-        fn = dsc.compile_function(function)
         n = 100 if steps is None else steps
-        with progress("descending", len(starts), n) as bars:
-            runs = [dsc.minimize(fn, s, rates[0], n, bars(i)) for i, s in enumerate(starts)]
+        dsc.check_work(len(starts), n, "--start")
+        fn = dsc.compile_function(function)
+        with progress("descending", 1, n) as bars:  # the starts go side by side
+            runs = dsc.minimize_all(fn, starts, rates[0], n, bars(0))
         points = _stationary(fn, runs)
         value = {"runs": [r.to_dict() for r in runs],
                  "stationary_points": [{"x": p["x"], "value": p["value"], "kind": p["kind"]}
@@ -445,10 +447,10 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
                           "0.0001,0.001,0.02)")
     rates = dsc.parse_rates(lr if lr is not None else chosen["lr"])
     n = steps if steps is not None else (chosen["steps"] if chosen else 10)
+    dsc.check_work(len(rates), n, "--lr")
     compiled = dsc.compile_model(model_text, list(start_params))
-    with progress("descending", len(rates), n) as bars:
-        runs = [dsc.fit(compiled, xs, ys, start_params, rate, n, bars(i))
-                for i, rate in enumerate(rates)]
+    with progress("descending", 1, n) as bars:  # the rates go side by side
+        runs = dsc.fit_all(compiled, xs, ys, start_params, rates, n, bars(0))
     preset_doc = None
     if chosen:
         preset_doc = {"name": preset, "description": chosen["description"],
@@ -574,6 +576,9 @@ def _answers_line(message: str, path: Path, source: str) -> str:
 
 PROBLEM_FORMATS = ("latex", "markdown", "moodle", "qti")
 _QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
+# every file a problem set of any format writes into its directory
+PROBLEM_SET_FILES = ("problems.tex", "solutions.tex", "problems.md", "solutions.md",
+                     "problems.pdf", "solutions.pdf", *_QUIZ_FILES.values(), "answers.json")
 
 
 class Problems(Document):
@@ -681,12 +686,15 @@ class Problems(Document):
 
         self._check_format(fmt, title, pdf)
         if fmt in _QUIZ_FILES:
-            return write_files(directory, self.files(fmt, title, stream=True), force)
+            # with --force over an earlier set in another format, its files go: a directory
+            # never holds problems.tex beside the moodle.xml of another set
+            return write_files(directory, self.files(fmt, title, stream=True), force,
+                               replaces=PROBLEM_SET_FILES)
         from render.exam import write_set
 
         ext = _DOCUMENT_EXT[fmt]
         asked: dict = {}  # (kind, asked names) of the problems written: the sheet's columns
-        with Staged(directory, force) as out:
+        with Staged(directory, force, replaces=PROBLEM_SET_FILES) as out:
             streams = {"problems": out.open(f"problems.{ext}"),
                        "solutions": out.open(f"solutions.{ext}"),
                        "answers": out.open("answers.json")}

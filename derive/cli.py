@@ -7,10 +7,40 @@ commands, so `derive --help` and the JSON path start quickly.
 
 from __future__ import annotations
 
+import _signal  # the C module: signal.py's enums cost the first milliseconds
 import os
 import sys
 
-import click
+
+def _interrupted_while_starting(signum, frame):  # pragma: no cover (timing)
+    """Ctrl-C while derive is still loading (its first 100 ms): nothing has been done yet,
+    so there is nothing to clean up: one line, status 130, no traceback from an import."""
+    try:
+        os.write(2, b"\nderive: interrupted\n")
+    except OSError:
+        pass
+    os._exit(130)
+
+
+def _take_ctrl_c() -> bool:
+    """Installed before the heavy imports below and put back at the end of this module, so
+    that a program importing derive.cli keeps its own Ctrl-C handling; the command's own
+    handling (main, below) takes over when it runs."""
+    if _signal.getsignal(_signal.SIGINT) is not _signal.default_int_handler:
+        return False
+    try:
+        _signal.signal(_signal.SIGINT, _interrupted_while_starting)
+    except ValueError:  # not the main thread: leave signals alone
+        return False
+    return True
+
+
+_STARTING = _take_ctrl_c()
+
+import signal  # noqa: E402
+import threading  # noqa: E402
+
+import click  # noqa: E402
 
 from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)
     DOCUMENT_FORMATS,
@@ -22,16 +52,69 @@ from derive.commands._common import (  # noqa: E402,F401  (re-exported for comma
     output_format,
     output_options,
 )
-from derive.errors import DECIMALS, DeriveError
-from derive.symbolic.definitions import ACTIVATIONS, LOSSES
+from derive.commands._terminal import Terminated, say, say_block  # noqa: E402
+from derive.errors import DECIMALS, DeriveError  # noqa: E402
+from derive.symbolic.definitions import ACTIVATIONS, LOSSES  # noqa: E402
 
+
+def _raise(exc_type):
+    def handler(signum, frame):
+        raise exc_type()
+    return handler
+
+
+class _signals:
+    """Ctrl-C and SIGTERM as exceptions while a command runs; the handlers before, after."""
+
+    def __enter__(self):
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig, exc_type in ((signal.SIGINT, KeyboardInterrupt),
+                                  (signal.SIGTERM, Terminated)):
+                self.saved[sig] = signal.signal(sig, _raise(exc_type))
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        return False
 
 
 class _Guarded(click.Group):
     """The command group with a last safety net: an exception that is not a user's mistake
     (a bug in derive) is reported as one line asking for a bug report, exit status 70
     (EX_SOFTWARE), instead of a traceback.  DERIVE_DEBUG=1 re-raises it (and the tests set it,
-    so that no bug hides behind the net)."""
+    so that no bug hides behind the net).
+
+    Everything click itself would print (usage errors) goes through derive's terminal rules
+    (control characters escaped, the stream's encoding); Ctrl-C prints "derive: interrupted"
+    and exits 130, SIGTERM "derive: terminated" and 143, whatever was being written removed.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if not standalone_mode:  # the caller handles errors itself
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        with _signals():
+            try:
+                value = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                     **extra)
+            except click.exceptions.ClickException as exc:
+                import io
+
+                text = io.StringIO()
+                exc.show(file=text)
+                say_block(text.getvalue())
+                sys.exit(exc.exit_code)
+            except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+                cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__context__
+                if isinstance(cause, Terminated):
+                    say("derive: terminated")
+                    sys.exit(143)
+                say("derive: interrupted" if isinstance(cause, KeyboardInterrupt)
+                    else "derive: aborted")
+                sys.exit(130 if isinstance(cause, KeyboardInterrupt) else 1)
+        sys.exit(value if isinstance(value, int) else 0)
 
     def invoke(self, ctx):
         try:
@@ -40,14 +123,14 @@ class _Guarded(click.Group):
                 SystemExit, KeyboardInterrupt, GeneratorExit):
             raise
         except DeriveError as exc:  # raised outside a command's own handler
-            click.echo(f"derive: error: {exc}", err=True)
+            say(f"derive: error: {exc}")
             sys.exit(2)
         except Exception as exc:
             if os.environ.get("DERIVE_DEBUG", "") not in ("", "0"):
                 raise
-            click.echo(f"derive: internal error: {type(exc).__name__}: {_one_line(exc)} -- "
-                       f"this is a bug in derive, not in your input; please report it with "
-                       f"the command you ran (DERIVE_DEBUG=1 shows the traceback)", err=True)
+            say(f"derive: internal error: {type(exc).__name__}: {_one_line(exc)} -- "
+                f"this is a bug in derive, not in your input; please report it with "
+                f"the command you ran (DERIVE_DEBUG=1 shows the traceback)")
             sys.exit(70)
 
 
@@ -122,7 +205,7 @@ def samples(directory, force):
              (out / "lecture-example.tex", tex),
              (out / "lecture-example.pdf", compile_pdf(tex))]
     for path in write_together(files, force):  # all three or none
-        click.echo(f"wrote {path}", err=True)
+        say(f"wrote {path}")
 
 
 # the commands of the other modules, one line each
@@ -134,6 +217,21 @@ from derive.commands.problems import problems as _problems; main.add_command(_pr
 from derive.commands.activation import activation as _activation; main.add_command(_activation)  # noqa: E402,E501
 from derive.commands.loss import loss as _loss; main.add_command(_loss)  # noqa: E402,E501
 from derive.commands.graph import graph as _graph; main.add_command(_graph)  # noqa: E402,E501
+
+
+def _the_command_is_starting() -> bool:
+    """Is this the `derive` script (pip's wrapper: bin/derive, derive.exe, derive-script.py)
+    rather than a program that imports derive.cli?"""
+    import re
+
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    return re.fullmatch(r"derive(\.exe|-script\.pyw?)?", os.path.basename(main_file)) is not None
+
+
+# Loaded.  The `derive` script keeps the quiet Ctrl-C until main() installs its own (the
+# wrapper still has lines to run); a program that imported derive.cli gets its Ctrl-C back.
+if _STARTING and not (__name__ == "__main__" or _the_command_is_starting()):
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from derive.numeric.descend import FitRun, Function1, MinimizeRun
+from derive.numeric.thin import ordinal
 
 MAX_ROWS = 40  # longer runs show the first and the last steps
 HEAD, TAIL = 15, 10
@@ -28,9 +29,20 @@ def _log_scale(values) -> bool:
     return bool(ys) and min(ys) > 0 and max(ys) / min(ys) > 1e3
 
 
+def _curve_title(title: str, runs) -> str:
+    """The chart's title, saying when its curve is thinned (a run of 10^6 steps is drawn
+    from its kept rows: the first, every k-th, the last)."""
+    thinned = [r.thinning["steps"] for r in runs if r.thinning]
+    if not thinned:
+        return title
+    every = max(t["every"] for t in thinned)
+    return (f"{title} (drawn from every {ordinal(every)} step and the first and last "
+            f"{thinned[0]['first']})")
+
+
 def fit_document(model, xs, ys, runs: list[FitRun], *, preset: dict | None,
                  decimals: int) -> dict:
-    n = max(len(r.steps) for r in runs)
+    n = max(r.steps_taken + 1 for r in runs)
     rows = []
     for i in _thin_rows(n):
         if i is None:
@@ -38,7 +50,7 @@ def fit_document(model, xs, ys, runs: list[FitRun], *, preset: dict | None,
             continue
         cells = []
         for r in runs:
-            s = r.steps[i] if i < len(r.steps) else None
+            s = r.row(i)
             cells.append(None if s is None else {"params": [s["params"][p] for p in r.params],
                                                  "loss": s["loss"],
                                                  "gradient": [s["gradient"][p]
@@ -54,12 +66,13 @@ def fit_document(model, xs, ys, runs: list[FitRun], *, preset: dict | None,
         "preset": preset, "decimals": decimals,
         "runs": [{"lr": r.lr, "diverged": r.verdict.diverged, "crawling": r.verdict.crawling,
                   "converged": r.verdict.converged, "message": r.verdict.message,
-                  "steps": len(r.steps) - 1,
+                  "steps": r.steps_taken,
                   "start": [r.steps[0]["params"][p] for p in r.params],
                   "end": [r.steps[-1]["params"][p] for p in r.params],
                   "end_loss": r.steps[-1]["loss"]} for r in runs],
         "rows": rows, "omitted": max(0, n - HEAD - TAIL) if n > MAX_ROWS else 0,
-        "chart": {"title": "Loss (mean squared error) at each step", "xlabel": "step",
+        "chart": {"title": _curve_title("Loss (mean squared error) at each step", runs),
+                  "xlabel": "step",
                   "ylabel": "loss", "log_y": _log_scale(losses), "xlim": None, "ylim": None,
                   "series": series},
     }
@@ -94,15 +107,16 @@ def minimize_document(fn: Function1, runs: list[MinimizeRun], points: dict, *,
                                   for p in points["points"]]})
     docs = []
     for r in runs:
-        shown = [None if i is None else r.steps[i] for i in _thin_rows(len(r.steps))]
+        count = r.steps_taken + 1
+        shown = [None if i is None else r.row(i) for i in _thin_rows(count)]
         near = None
         if math.isfinite(r.end) and points["points"]:
             best = min(points["points"], key=lambda p: abs(p["x"] - r.end))
             if abs(best["x"] - r.end) <= 1e-3 * max(1.0, abs(best["x"])):
                 near = {"x": best["x"], "kind": best["kind"], "name": KIND_NAMES[best["kind"]]}
         docs.append({"start": r.start, "end": r.end, "end_value": r.steps[-1]["value"],
-                     "steps": len(r.steps) - 1, "rows": shown,
-                     "omitted": len(r.steps) - HEAD - TAIL if len(r.steps) > MAX_ROWS else 0,
+                     "steps": r.steps_taken, "rows": shown,
+                     "omitted": count - HEAD - TAIL if count > MAX_ROWS else 0,
                      "diverged": r.verdict.diverged, "message": r.verdict.message,
                      "near": near})
     return {
@@ -112,7 +126,8 @@ def minimize_document(fn: Function1, runs: list[MinimizeRun], points: dict, *,
         "lr": runs[0].lr if runs else None, "decimals": decimals, "runs": docs,
         "stationary_points": [dict(p, name=KIND_NAMES[p["kind"]]) for p in points["points"]],
         "method": points["method"],
-        "chart": {"title": "f(x), its stationary points and the descent paths", "xlabel": "x",
+        "chart": {"title": _curve_title("f(x), its stationary points and the descent paths",
+                                        runs), "xlabel": "x",
                   "ylabel": "f(x)", "log_y": False, "xlim": [float(lo), float(hi)],
                   "ylim": ylim, "series": series},
     }

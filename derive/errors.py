@@ -7,8 +7,6 @@ escapes is a bug in derive, not in the user's input.
 
 from __future__ import annotations
 
-import difflib
-
 
 class DeriveError(ValueError):
     """A user's input cannot be used; the message says which input and what would be valid."""
@@ -16,6 +14,8 @@ class DeriveError(ValueError):
 
 def did_you_mean(name: str, choices) -> str:
     """' (did you mean 'tanh'?)' for a near miss among choices, else ''."""
+    import difflib  # here, not at the top: `derive` starts (and answers Ctrl-C) sooner
+
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +61,9 @@ _PLAIN = re.compile(r"-?[0-9]+\.([0-9]+)")
 _LINE = re.compile(r"""^\s*(?:"([^"\\]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=\s*(.*?)\s*(?:#.*)?$""")
 
 
+MAX_PLACES = 350  # places a written value may have: 17 digits of the smallest double fit
+
+
 def places_of(text: str) -> int:
     """Decimal places a number was written to: '-0.0100' -> 4, '0.4' -> 1, '1.5e-3' -> 4."""
     text = text.strip()
@@ -71,6 +73,9 @@ def places_of(text: str) -> int:
     frac, exp = m.group(1), m.group(2)
     places = len(frac.replace("_", "")) if frac else 0
     if exp:
+        digits = exp.replace("_", "").lstrip("+-").lstrip("0")
+        if len(digits) > 4000:  # int() reads at most 4,300 digits; this is past any double
+            return places + (10 ** 4000 if exp.startswith("-") else -10 ** 4000)
         places -= int(exp.replace("_", ""))
     return places
 
@@ -83,8 +88,18 @@ def parse_number(text: str, where: str) -> float:
         raise DeriveError(f"{where} must be a decimal number such as 0.332 or -0.0087, "
                           f"not '{t}'")
     value = float(t.replace("_", ""))
+    shown = t if len(t) <= 40 else t[:37] + "..."
     if not math.isfinite(value):
-        raise DeriveError(f"{where} must be a finite number, not '{t}'")
+        raise DeriveError(f"{where} must be a finite number, not '{shown}'")
+    places = places_of(t)
+    if abs(places) > MAX_PLACES:
+        count = f"{places:,}" if abs(places) < 10 ** 30 else "far more than that"
+        raise DeriveError(f"{where} = {shown}: derive reads values written to at most "
+                          f"{MAX_PLACES} decimal places (every double fits in them); this one "
+                          f"has {count}")
+    if value == 0 and re.search(r"[1-9]", re.split(r"[eE]", t)[0]):
+        raise DeriveError(f"{where} = {shown} is too small to be held as a number (below "
+                          f"5e-324 it reads as 0); give it as 0 or with fewer places")
     return value
 
 
@@ -562,11 +577,20 @@ def _answer(name: str, value) -> Answer:
     else:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise DeriveError(f"{name} must be a number, not {value!r}")
-        num = float(value)
+        try:
+            num = float(value)
+        except OverflowError:
+            num = math.inf
         if not math.isfinite(num):
-            raise DeriveError(f"{name} must be a finite number, not {value!r}")
+            raise DeriveError(f"{name} must be a finite number, not {_short(value)}")
         text = repr(value)
     return Answer(name, num, text, places_of(text))
+
+
+def _short(value) -> str:
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 1000 else \
+        f"a whole number of about {int(value.bit_length() * 0.30103)} digits"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _finite_sum(terms, rows: int):
@@ -586,14 +610,26 @@ class Key:
     intervals: tuple[tuple[float, float], ...]
 
 
+MAX_CHECKED_PARAMETERS = 1_000  # a hand calculation; marking grows with the square of it
+
+
 def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> CheckReport:
     """Mark each answer (name -> number, or its text as written) against spec's step."""
+    n = len(spec.parameter_names())
+    if n > MAX_CHECKED_PARAMETERS:
+        raise DeriveError(f"{spec.source + ': ' if spec.source else ''}the network "
+                          f"{'-'.join(map(str, spec.sizes))} has {n:,} weights and "
+                          f"biases: derive checks hand calculations of networks up to "
+                          f"{MAX_CHECKED_PARAMETERS:,}")
     comp = Computation(spec, example, decimals)
     valid = comp.names()
     for name in answers:
         if name not in comp.by_name or name not in valid:
-            raise DeriveError(f"unknown quantity '{name}'{did_you_mean(name, valid)}; "
-                              f"valid names for this network: {', '.join(valid)}")
+            shown = ", ".join(valid[:40]) + (f", ... ({len(valid) - 40:,} more)"
+                                              if len(valid) > 40 else "")  # one readable line
+            raise DeriveError(f"unknown quantity '{name if len(name) <= 40 else name[:37] + '...'}'"
+                              f"{did_you_mean(name, valid)}; "
+                              f"valid names for this network: {shown}")
     results = mark(comp, [answers])[0]
     return CheckReport(all(r.ok for r in results), results, spec.title, spec.source, decimals,
                        spec.loss, spec.learning_rate)
@@ -935,13 +971,10 @@ def parse_answers(text: str, source: str = "answers", base: Path | None = None) 
 
 
 def _parse_answers(text: str, source: str, base: Path | None) -> AnswersFile:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from derive.spec import toml_error_line
+    from derive.spec import parse_toml
 
-        where = f"{source}:{toml_error_line(exc)}" if toml_error_line(exc) else source
-        raise DeriveError(f"{where}: not valid TOML: {exc}") from None
+    text = text.removeprefix("\ufeff")
+    raw = parse_toml(text, source)
     texts = value_texts(text)
     spec_path = None
     if "spec" in raw:
@@ -958,7 +991,7 @@ def _parse_answers(text: str, source: str, base: Path | None) -> AnswersFile:
             continue
         where = f"{source}: {key}"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise DeriveError(f"{where} must be a number (such as 0.332), not {value!r}")
+            raise DeriveError(f"{where} must be a number (such as 0.332), not {_short(value)}")
         if not math.isfinite(value):
             raise DeriveError(f"{where} must be a finite number, not {value!r}")
         written = texts.get(key)
@@ -966,6 +999,7 @@ def _parse_answers(text: str, source: str, base: Path | None) -> AnswersFile:
             answers[key] = written.strip()
         else:
             answers[key] = repr(float(value)) if isinstance(value, float) else str(value)
+        parse_number(answers[key], where)  # places a report can show, no underflow
     return AnswersFile(answers, spec_path, decimals, example - 1, source)
 
 

@@ -17,6 +17,7 @@ from derive.errors import DeriveError, did_you_mean
 from derive.symbolic.definitions import (ACTIVATIONS, CUSTOM_PREFIX, LOSSES, activation_def,
                                          check_params, loss_def, register_custom)
 
+MAX_PARAMETERS = 250_000  # weights and biases of a spec's network (784-256-10 has 203,530)
 _TOP_KEYS = ("title", "loss", "learning_rate", "input_names", "layers", "examples")
 _LAYER_KEYS = ("activation", "weights", "biases", "alpha", "size", "expression")
 _EXAMPLE_KEYS = ("input", "target")
@@ -227,6 +228,19 @@ def _layer(raw, n: int, fan_in: int, where: str, init=None) -> Layer:
     return Layer(name, weights, biases, tuple(sorted(params.items())))
 
 
+def _planned_parameters(raw, fan_in: int) -> int:
+    """Weights and biases a layer will have, read before it is built (0 if unknown yet)."""
+    if not isinstance(raw, dict):
+        return 0
+    rows = raw.get("weights")
+    if isinstance(rows, list):
+        return sum(len(r) + 1 if isinstance(r, list) else 1 for r in rows)
+    size = raw.get("size")
+    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        return size * (fan_in + 1)
+    return 0
+
+
 def _first_input_size(raw: dict) -> int:
     """How many inputs the examples give (for a first layer given only by its size)."""
     examples = raw.get("examples")
@@ -268,7 +282,13 @@ def from_dict(raw: dict, source: str = "", init=None) -> Spec:
                           f"weights: --init fills layers that give only size = N")
     if layers_raw and isinstance(layers_raw[0], dict) and "weights" not in layers_raw[0]:
         fan_in = _first_input_size(raw)
+    total = 0
     for n, layer_raw in enumerate(layers_raw):
+        total += _planned_parameters(layer_raw, fan_in)  # before --init draws them
+        if total > MAX_PARAMETERS:
+            raise DeriveError(f"{where}layers[{n}]: the network has more than "
+                              f"{MAX_PARAMETERS:,} weights and biases by this layer; derive "
+                              f"works with networks up to that size")
         layer = _layer(layer_raw, n, fan_in, where, init)
         layers.append(layer)
         fan_in = layer.size
@@ -366,19 +386,98 @@ def validate_combination(spec: Spec) -> Spec:
     return spec
 
 
+MAX_INPUT_BYTES = 5_000_000  # a spec or answers file: a 784-256-10 network written out is 4.4 MB
+INPUT_WAIT_SECONDS = 10.0  # a pipe, FIFO or terminal that sends nothing this long is refused
+
+
 def read_file(path, what: str) -> str:
-    """A user's input file as text; every way it can fail is a DeriveError naming it."""
+    """A user's input file as text; every way it can fail is a DeriveError naming it.
+
+    At most MAX_INPUT_BYTES are read, whatever the file is (/dev/zero never ends); a pipe or
+    FIFO is read without blocking, and refused when nothing arrives for INPUT_WAIT_SECONDS (a
+    FIFO that no process writes to would otherwise block forever).  A byte order mark at the
+    start (a spreadsheet's or Notepad's UTF-8) is dropped."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        data = _read_bounded(path, what)
     except FileNotFoundError:
         raise DeriveError(f"{what} '{path}' does not exist") from None
     except IsADirectoryError:
         raise DeriveError(f"{what} '{path}' is a directory, not a TOML file") from None
-    except UnicodeDecodeError as exc:
-        raise DeriveError(not_utf8(what, path, exc)) from None
     except OSError as exc:
         raise DeriveError(f"{what} '{path}' cannot be read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise DeriveError(not_utf8(what, path, exc)) from None
+
+
+def _too_large(what: str, path, size: str) -> DeriveError:
+    return DeriveError(f"{what} '{path}' is {size}: derive reads files of up to "
+                       f"{MAX_INPUT_BYTES:,} bytes")
+
+
+def _read_bounded(path: Path, what: str) -> bytes:
+    import os
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(path)
+        if stat.S_ISREG(st.st_mode):
+            if st.st_size > MAX_INPUT_BYTES:
+                raise _too_large(what, path, f"{st.st_size:,} bytes")
+            os.set_blocking(fd, True)
+            chunks, size = [], 0
+            while size <= MAX_INPUT_BYTES:
+                chunk = os.read(fd, MAX_INPUT_BYTES + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        else:  # a pipe, a FIFO, a device
+            chunks, size = _read_stream(fd, path, what)
+        if size > MAX_INPUT_BYTES:
+            raise _too_large(what, path, f"more than {MAX_INPUT_BYTES:,} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _read_stream(fd: int, path: Path, what: str) -> tuple[list[bytes], int]:
+    """Read a non-regular file until its end, MAX_INPUT_BYTES + 1 at most, waiting at most
+    INPUT_WAIT_SECONDS for each piece.  A FIFO that no process has opened for writing reads
+    as nothing (and poll() never reports it ready): such a wait times out with a message."""
+    import os
+    import select
+
+    chunks, size = [], 0
+    if not hasattr(select, "poll"):  # no poll (Windows): a plain, bounded read
+        while size <= MAX_INPUT_BYTES:
+            chunk = os.read(fd, MAX_INPUT_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return chunks, size
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    while size <= MAX_INPUT_BYTES:
+        if not poller.poll(INPUT_WAIT_SECONDS * 1000):
+            raise DeriveError(f"{what} '{path}' sent nothing for {INPUT_WAIT_SECONDS:g} s (a "
+                              f"FIFO that no process writes to?); give a file, or start the "
+                              f"writer first")
+        try:
+            chunk = os.read(fd, min(65536, MAX_INPUT_BYTES + 1 - size))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return chunks, size
 
 
 def load(path, init=None) -> Spec:
@@ -394,15 +493,73 @@ def not_utf8(what: str, path, exc: UnicodeDecodeError) -> str:
 
 
 def loads(text: str, source: str = "spec", init=None) -> Spec:
+    raw = parse_toml(text, source)
+    try:
+        return from_dict(raw, source, init)
+    except DeriveError as exc:
+        raise DeriveError(with_line(str(exc), text, source)) from None
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """TOML text (a spec or an answers file) as a dict; whatever is wrong with it is a
+    DeriveError naming the file and, where it can be found, the line.
+
+    Beyond TOML's own syntax: a leading byte order mark is accepted; arrays nested deeper than
+    the parser can follow, and whole numbers too large for a float (400 digits; TOML allows
+    any length) are refused, not left to fail later."""
+    text = text.removeprefix("\ufeff")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         where = f"{source}:{toml_error_line(exc)}" if toml_error_line(exc) else source
         raise DeriveError(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise _too_deep(source) from None
+    except ValueError:  # int() reads at most 4,300 digits
+        raise DeriveError(f"{source}: a whole number has more than 4,300 digits; numbers must "
+                          f"lie within ±1.8e308") from None
+    _refuse_huge_integers(raw, text, source)
+    return raw
+
+
+MAX_NESTING = 32  # arrays and tables within each other; a spec needs 3 (layers, weights, row)
+
+
+def _too_deep(source: str) -> DeriveError:
+    return DeriveError(f"{source}: arrays are nested too deeply to read (more than "
+                       f"{MAX_NESTING} levels; a spec needs weights = [[...], [...]])")
+
+
+def _refuse_huge_integers(raw: dict, text: str, source: str) -> None:
+    """Every whole number must fit a float (|n| < 2**1024, about 1.8e308): the first one that
+    does not is refused with its key and line.  Nesting deeper than MAX_NESTING is refused
+    too, whatever depth the parser happened to reach (that depends on the caller's stack).
+    The walk is iterative, so no depth can exhaust the stack."""
+    pending = [(raw, "", 0)]
+    while pending:
+        value, where, depth = pending.pop()
+        if depth > MAX_NESTING:
+            raise _too_deep(source)
+        if isinstance(value, dict):
+            pending += [(v, f"{where}.{k}" if where else str(k), depth + 1)
+                        for k, v in value.items()]
+        elif isinstance(value, list):
+            tables = value and all(isinstance(v, dict) for v in value)
+            pending += [(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)] \
+                if tables else [(v, where, depth + 1) for v in value]
+        elif isinstance(value, int) and not isinstance(value, bool) and _overflows(value):
+            digits = len(str(abs(value))) if value.bit_length() < 14000 else "thousands of"
+            message = with_line(f"{source}: {where}: a whole number of {digits} digits is too "
+                                f"large (numbers must lie within ±1.8e308)", text, source)
+            raise DeriveError(message)
+
+
+def _overflows(value: int) -> bool:
     try:
-        return from_dict(raw, source, init)
-    except DeriveError as exc:
-        raise DeriveError(with_line(str(exc), text, source)) from None
+        float(value)
+    except OverflowError:
+        return True
+    return False
 
 
 def toml_error_line(exc) -> int | None:

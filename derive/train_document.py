@@ -9,6 +9,7 @@ import math
 from dataclasses import asdict
 
 from derive.errors import DeriveError
+from derive.numeric.thin import ordinal
 from derive.numeric.train import INIT_DESCRIPTIONS, Standardization, TrainRun
 from derive.spec import Spec
 
@@ -68,19 +69,32 @@ def chart(runs: list[TrainRun], title: str) -> dict:
     positive = ys and min(ys) > 0
     log_y = bool(positive and max(ys) / min(ys) > 1e3)
     per_update = any(r.curve_per_update for r in runs)
+    thinned = [r.thinning["curve"] for r in runs if "curve" in r.thinning]
+    if thinned:  # a long run's curve is drawn from its kept points (derive.numeric.thin)
+        title += (f" (drawn from every {ordinal(max(t['every'] for t in thinned))} point and "
+                  f"the first and last {thinned[0]['first']})")
     return {"title": title, "xlabel": "epoch", "log_y": log_y, "xlim": None, "ylim": None,
             "ylabel": "mean loss on all examples" + (" (after every update)" if per_update
                                                      else ""),
             "series": series}
 
 
+def _json_steps(run: TrainRun) -> str:
+    """What --format json holds of the updates: every one, or the kept ones of a long run."""
+    how = run.thinning.get("steps")
+    if how is None:
+        return "every one"
+    return (f"{how['kept']:,} of them (the first {how['first']:,}, every "
+            f"{ordinal(how['every'])} and the last {how['last']:,})")
+
+
 def _run_doc(run: TrainRun, spec: Spec, show_steps: bool) -> dict:
     names = run.names
-    epochs = [asdict(e) for e in run.epochs]
+    epochs = [asdict(e) for e in run.epochs]  # every epoch of a short run (derive.numeric.thin)
     omitted = 0
-    if len(epochs) > MAX_EPOCH_ROWS:
+    if run.epochs_run > MAX_EPOCH_ROWS:
         half = MAX_EPOCH_ROWS // 2
-        omitted = len(epochs) - 2 * half
+        omitted = run.epochs_run - 2 * half
         epochs = epochs[:half] + [None] + epochs[-half:]
     steps = []
     if show_steps:
@@ -94,7 +108,8 @@ def _run_doc(run: TrainRun, spec: Spec, show_steps: bool) -> dict:
             len(spec.examples) / run.batch_size),
         "stopped_by": run.stopped_by, "stop_reason": stop_reason(run),
         "initial_loss": run.initial_loss, "initial_misclassified": run.initial_misclassified,
-        "epochs": epochs, "omitted_epochs": omitted, "n_steps": len(run.steps),
+        "epochs": epochs, "omitted_epochs": omitted, "n_steps": run.updates,
+        "json_steps": _json_steps(run),
         "steps": steps, "steps_shown": show_steps,
         "params": [{"name": n, "initial": a, "final": b} for n, a, b in
                    zip(names, run.initial.tolist(), run.final.tolist())],
@@ -106,7 +121,7 @@ def train_document(spec: Spec, runs: list[TrainRun], *, compare: bool, decimals:
                    standardization: Standardization | None = None) -> dict:
     """The document's data (without the rendered pictures, which the command adds)."""
     n_params = len(spec.parameter_names())
-    show = all(len(r.steps) <= MAX_SHOWN_STEPS for r in runs) \
+    show = all(r.updates <= MAX_SHOWN_STEPS for r in runs) \
         and n_params <= MAX_SHOWN_STEP_PARAMETERS
     std = None
     if standardization is not None:

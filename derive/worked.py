@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from derive.errors import DeriveError
 from derive.numeric import functions
 from derive.numeric.network import round_half_up, step
 from derive.spec import Spec
@@ -71,10 +72,19 @@ def _flat(trace) -> dict:
     return flat
 
 
+MAX_WORKED_PARAMETERS = 1_000  # every sum and update written out: beyond this, JSON only
+
+
 def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                    decimals: int = 3, traces: tuple | None = None) -> WorkedExample:
     """One training step of spec on one example, as a document.  traces: the (exact, hand)
     StepTraces of this very step when the caller has computed them already."""
+    n = sum(layer.size * (layer.fan_in + 1) for layer in spec.layers)
+    if n > MAX_WORKED_PARAMETERS:
+        raise DeriveError(f"the network {'-'.join(map(str, spec.sizes))} has {n:,} weights and "
+                          f"biases: a worked example writes out every sum and update, too long "
+                          f"to read beyond {MAX_WORKED_PARAMETERS:,}; use --format json, which "
+                          f"works for any size")
     if traces is None:
         traces = (step(spec, example, "exact", decimals), step(spec, example, "hand", decimals))
     exact, hand = traces

@@ -8,6 +8,7 @@ DERIVE_DEBUG=1, so the CLI's safety net re-raises it instead of hiding it).
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import pytest
@@ -194,14 +195,14 @@ def test_unreadable_files(tmp_path, monkeypatch, command, problem):
         f.write_bytes(b"\x00\x01\x02PK\x03\x04")
     else:
         f.write_text(GOOD, encoding="utf-8")
-        real = pathlib.Path.read_text
+        real = os.open
 
-        def denied(self, *a, **k):  # tests may run as root, where chmod 000 still reads
-            if self.name == "input.toml":
-                raise PermissionError(13, "Permission denied", str(self))
-            return real(self, *a, **k)
+        def denied(path, *a, **k):  # tests may run as root, where chmod 000 still reads
+            if pathlib.Path(path).name == "input.toml":
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path, *a, **k)
 
-        monkeypatch.setattr(pathlib.Path, "read_text", denied)
+        monkeypatch.setattr(os, "open", denied)
         expected.append("Permission denied")
     assert_refused(run(FILE_COMMANDS[command](f)), *expected)
 

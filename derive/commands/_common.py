@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from derive.commands._terminal import say, write_document
 from derive.errors import DeriveError
 
 DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
@@ -57,21 +58,22 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except DeriveError as exc:
-            click.echo(f"derive: error: {exc}", err=True)
+            say(f"derive: error: {exc}")
             sys.exit(2)
 
     return wrapper
 
 
 def emit(text: str, output: str | None, force: bool) -> None:
-    """Print, or write the whole file atomically (never over a file without --force)."""
+    """Print (control characters escaped, fitted to the terminal's encoding, a failed write
+    reported), or write the whole file atomically (never over a file without --force)."""
     if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
+        write_document(text)
         return
     from derive.output import write_atomic
 
     path = write_atomic(output, text, force)
-    click.echo(f"wrote {path}", err=True)
+    say(f"wrote {path}")
 
 
 def format_option(formats=DOCUMENT_FORMATS):
@@ -124,4 +126,4 @@ def emit_charted(result, fmt: str, output: str | None, force: bool, svg_file) ->
         emit(text, output, force)
         return
     for path in write_together([(svg_file, result.svg()), (output, text)], force):
-        click.echo(f"wrote {path}", err=True)
+        say(f"wrote {path}")

@@ -13,6 +13,7 @@ from derive.commands._common import (
     output_format,
     output_options,
 )
+from derive.commands._terminal import Terminated, say
 from derive.errors import DeriveError
 
 
@@ -25,8 +26,7 @@ def _interactive(spec, answers: dict, decimals: int, example: int):
     # the lecture's hand calculation: forward pass, loss, error terms, new parameters
     # (gradients dE/dθ are not part of it; give them in an answers file to check them)
     names = [q.name for q in comp.order if q.kind not in ("input", "grad_w", "grad_b")]
-    click.echo("Give each value as you worked it out (Enter skips one; Ctrl-D ends).",
-               err=True)
+    say("Give each value as you worked it out (Enter skips one; Ctrl-D ends).")
     for name in names:
         if name in answers:
             continue
@@ -34,8 +34,10 @@ def _interactive(spec, answers: dict, decimals: int, example: int):
             try:
                 text = click.prompt(f"{name} =", default="", show_default=False,
                                     prompt_suffix=" ", err=True)
-            except click.Abort:  # Ctrl-D / end of input: check what was given
-                click.echo("", err=True)
+            except click.Abort as exc:  # Ctrl-D / end of input: check what was given
+                if isinstance(exc.__context__, Terminated):  # SIGTERM ends the program
+                    raise exc.__context__ from None
+                say("")
                 return answers
             text = text.strip()
             if not text:
@@ -43,13 +45,13 @@ def _interactive(spec, answers: dict, decimals: int, example: int):
             try:
                 parse_number(text, name)
             except DeriveError as exc:
-                click.echo(f"  {exc}; try again", err=True)
+                say(f"  {exc}; try again")
                 continue
             answers[name] = text
             report = check(spec, answers, decimals, example)
             result = next(r for r in report.results if r.name == name)
-            click.echo("  " + render("_check_line", "text", r=result).rstrip()
-                       .replace("\n", "\n  "), err=True)
+            for line in render("_check_line", "text", r=result).rstrip().split("\n"):
+                say("  " + line)
             break
     return answers
 
@@ -83,6 +85,10 @@ def check(answers_file, spec_path, interactive, fmt, output, force):
         result = api.check(answers_file, spec=spec_path)
     else:
         from derive import marking
+
+        if sys.stdin is None or sys.stdin.closed:  # `derive check --interactive <&-`
+            raise DeriveError("--interactive reads your values from standard input, which is "
+                              "closed; give an answers file (ANSWERS.toml) instead")
 
         af = marking.load_answers(answers_file) if answers_file else None
         spec = api.load_spec(spec_path or (af.spec_path if af else None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from derive.commands._common import complete_layer_activation, complete_loss, friendly
+from derive.commands._terminal import say
 from derive.errors import DECIMALS, DeriveError
 
 FORMATS = ("latex", "markdown", "moodle", "qti")
@@ -128,4 +129,4 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
     finally:
         bar.close()
     for path in written:
-        click.echo(f"wrote {path}", err=True)
+        say(f"wrote {path}")

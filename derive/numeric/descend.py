@@ -21,12 +21,15 @@ import numpy as np
 
 from derive.errors import DeriveError
 from derive.numeric.evaluate import Function
+from derive.numeric.thin import Kept
 
 GROWTH_STEPS = 3  # the loss growing this many steps in a row is divergence
 CRAWL_FRACTION = 0.1  # gradient still >= this fraction of its start: crawling
 CONVERGED_FRACTION = 1e-3  # gradient below this fraction of its start: converged
 GROWTH_TOLERANCE = 1e-12  # relative: smaller increases are rounding noise
 MAX_STEPS = 1_000_000
+MAX_RUNS = 50  # starts or learning rates side by side: more paths than a chart can show
+MAX_WORK = 3_000_000  # steps over all runs (starts x steps, rates x steps): a minute or two
 PROGRESS_EVERY = 1000
 
 PRESETS = {
@@ -49,6 +52,35 @@ PRESETS = {
 def _finite_or_none(x):
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def check_work(runs: int, steps: int, what: str) -> None:
+    """Refuse, before any work, more runs or more steps in all than derive will do."""
+    if runs > MAX_RUNS:
+        raise DeriveError(f"{what}: {runs} runs side by side; derive draws at most "
+                          f"{MAX_RUNS} (more paths than one chart can show)")
+    if runs * steps > MAX_WORK:
+        raise DeriveError(f"{what}: {runs} runs x --steps {steps:,} = {runs * steps:,} steps; "
+                          f"derive takes at most {MAX_WORK:,} in all: give fewer runs or "
+                          f"fewer steps")
+
+
+class StepLog(Kept):
+    """The rows a run keeps (derive.numeric.thin): all of a run up to 1,200 steps; of a
+    longer one steps 0-99, every k-th step (k = steps / 1,000, rounded up) and the last 100,
+    each row with its step."""
+
+    def __init__(self, planned_steps: int, make=None):
+        super().__init__(planned_steps)
+        self.make = make  # a kept row as the run's dict, from what add() was given
+
+    def rows(self) -> tuple[dict, ...]:
+        rows = super().rows()
+        return tuple(map(self.make, rows) if self.make else rows)
+
+    def thinning(self, unit: str = "step") -> dict | None:
+        how = super().thinning(unit)
+        return {"steps": how} if how else None
 
 
 # --- reading the user's input -----------------------------------------------------------------
@@ -198,29 +230,58 @@ class Verdict:
     message: str
 
 
+class Watch:
+    """What the verdict needs, read step by step (nothing of the run is kept): the longest
+    run of growing steps and where it started, the first step that is not finite, whether the
+    value only fell, the first and last value and gradient size."""
+
+    def __init__(self):
+        self.steps = -1
+        self.longest, self.start, self._run = 0, None, 0
+        self.nonfinite = None
+        self.falling = True
+        self.first = self.last = None
+        self.g0 = self.gk = None
+
+    def add(self, value: float, grad_norm: float) -> None:
+        self.steps += 1
+        k, a, b = self.steps, self.last, float(value)
+        if a is not None:
+            # growth by more than rounding noise (a converged run jitters in the last digits)
+            grew = math.isfinite(a) and math.isfinite(b) \
+                and b - a > GROWTH_TOLERANCE * max(1.0, abs(a), abs(b))
+            self._run = self._run + 1 if grew else 0
+            if self._run > self.longest:
+                self.longest, self.start = self._run, k - self._run
+            if not b - a <= GROWTH_TOLERANCE * max(1.0, abs(a), abs(b)):
+                self.falling = False
+        if self.nonfinite is None and not math.isfinite(b):
+            self.nonfinite = k
+        if self.first is None:
+            self.first, self.g0 = b, grad_norm
+        self.last, self.gk = b, grad_norm
+
+
 def verdict(losses, grad_norms, lr: float, what: str = "loss") -> Verdict:
     """Divergence, crawling, convergence, oscillation: read off the losses and gradients."""
-    losses = [float(v) for v in losses]
-    longest, start, run = 0, None, 0
-    for k in range(1, len(losses)):
-        a, b = losses[k - 1], losses[k]
-        # growth by more than rounding noise (a converged run jitters in the last digits)
-        grew = math.isfinite(a) and math.isfinite(b) \
-            and b - a > GROWTH_TOLERANCE * max(1.0, abs(a), abs(b))
-        run = run + 1 if grew else 0
-        if run > longest:
-            longest, start = run, k - run
-    nonfinite = next((k for k, v in enumerate(losses) if not math.isfinite(v)), None)
-    steps = len(losses) - 1
-    if nonfinite is not None:
+    watch = Watch()
+    for value, norm in zip(losses, grad_norms):
+        watch.add(value, norm)
+    return judge(watch, lr, what)
+
+
+def judge(w: Watch, lr: float, what: str = "loss") -> Verdict:
+    """The verdict on a run watched step by step."""
+    longest, start, steps = w.longest, w.start, w.steps
+    if w.nonfinite is not None:
         msg = (f"diverges: the learning rate {lr:g} is too large; the {what} grew until it "
-               f"was no longer a finite number at step {nonfinite}")
+               f"was no longer a finite number at step {w.nonfinite}")
         return Verdict(True, False, False, False, longest, start, msg)
     if longest >= GROWTH_STEPS:
         msg = (f"diverges: the learning rate {lr:g} is too large; the {what} grew for "
                f"{longest} steps in a row (from step {start} to step {start + longest})")
         return Verdict(True, False, False, False, longest, start, msg)
-    g0, gk = grad_norms[0], grad_norms[-1]
+    g0, gk = w.g0, w.gk
     if steps == 0 or g0 == 0:
         return Verdict(False, False, g0 == 0, False, longest, start,
                        "starts at a stationary point: the gradient is 0" if g0 == 0
@@ -230,9 +291,8 @@ def verdict(losses, grad_norms, lr: float, what: str = "loss") -> Verdict:
         return Verdict(False, False, True, False, longest, start,
                        f"converges: after {steps} steps the gradient is {ratio:.2g} of its "
                        f"starting size")
-    falling = all(b - a <= GROWTH_TOLERANCE * max(1.0, abs(a), abs(b))
-                  for a, b in zip(losses, losses[1:]))
-    if ratio >= CRAWL_FRACTION and falling and losses[-1] < losses[0]:
+    falling = w.falling
+    if ratio >= CRAWL_FRACTION and falling and w.last < w.first:
         rate = ratio ** (1 / steps)
         more = ""
         if 0 < rate < 1:
@@ -254,19 +314,44 @@ def verdict(losses, grad_norms, lr: float, what: str = "loss") -> Verdict:
 class FitRun:
     lr: float
     params: tuple[str, ...]
-    steps: tuple[dict, ...]  # {"step", "params", "loss", "gradient"}
+    steps: tuple[dict, ...]  # the kept rows {"step", "params", "loss", "gradient"}: StepLog
     verdict: Verdict
+    taken: int = -1  # steps taken (-1: len(steps) - 1, every row kept)
+    thinning: dict | None = None  # {"steps": how the rows were thinned} (StepLog.thinning)
+
+    @property
+    def steps_taken(self) -> int:
+        return self.taken if self.taken >= 0 else len(self.steps) - 1
+
+    def row(self, step: int) -> dict | None:
+        """The kept row of that step, or None."""
+        return _row(self.steps, step)
 
     def to_dict(self) -> dict:
         v = self.verdict
-        return {"lr": self.lr,
-                "steps": [{"step": s["step"],
-                           "params": {k: _finite_or_none(x) for k, x in s["params"].items()},
-                           "loss": _finite_or_none(s["loss"]),
-                           "gradient": {k: _finite_or_none(x) for k, x in s["gradient"].items()}}
-                          for s in self.steps],
-                "diverged": v.diverged, "crawling": v.crawling, "converged": v.converged,
-                "message": v.message}
+        out = {"lr": self.lr,
+               "steps": [{"step": s["step"],
+                          "params": {k: _finite_or_none(x) for k, x in s["params"].items()},
+                          "loss": _finite_or_none(s["loss"]),
+                          "gradient": {k: _finite_or_none(x) for k, x in s["gradient"].items()}}
+                         for s in self.steps],
+               "diverged": v.diverged, "crawling": v.crawling, "converged": v.converged,
+               "message": v.message}
+        if self.thinning:
+            out["thinned"] = self.thinning
+        return out
+
+
+def _row(rows, step: int) -> dict | None:
+    """Binary search of rows in step order."""
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rows[mid]["step"] < step:
+            lo = mid + 1
+        else:
+            hi = mid
+    return rows[lo] if lo < len(rows) and rows[lo]["step"] == step else None
 
 
 def fit(model: Model, xs, ys, start: dict[str, float], lr: float, steps: int,
@@ -274,87 +359,169 @@ def fit(model: Model, xs, ys, start: dict[str, float], lr: float, steps: int,
     """Gradient descent on the mean squared error of model over the (x, y) pairs.
 
     progress(step, steps), if given, is called every PROGRESS_EVERY steps."""
+    return fit_all(model, xs, ys, start, [lr], steps, progress)[0]
+
+
+def _check_steps(steps: int) -> None:
     if not 0 <= steps <= MAX_STEPS:
         raise DeriveError(f"--steps must be from 0 to {MAX_STEPS:,}, not {steps}")
-    x = np.asarray(xs, dtype=float)
-    y = np.asarray(ys, dtype=float)
-    p = {k: float(start[k]) for k in model.params}
-    rows, losses, norms = [], [], []
-    for k in range(steps + 1):
-        with np.errstate(all="ignore"):
-            q = {name: np.float64(v) for name, v in p.items()}  # 1/0 -> inf, not an exception
-            pred = np.broadcast_to(np.asarray(model.f(x=x, **q), dtype=float), x.shape)
-            resid = pred - y
-            loss = float(np.mean(resid * resid))
-            grad = {}
-            for name, g in zip(model.params, model.grads):
-                dg = np.broadcast_to(np.asarray(g(x=x, **q), dtype=float), x.shape)
-                grad[name] = float(np.mean(2.0 * resid * dg))
-        if k == 0 and not (math.isfinite(loss) and all(math.isfinite(v) for v in grad.values())):
-            shown = ", ".join(f"{name}={v:g}" for name, v in p.items())
-            raise DeriveError(f"--param {shown}: the loss or its gradient is not a finite number "
-                              f"at the start (loss {loss}); start from values where the model "
-                              f"is defined and its squared errors do not overflow")
-        rows.append({"step": k, "params": dict(p), "loss": loss, "gradient": grad})
-        losses.append(loss)
-        norms.append(math.sqrt(sum(v * v for v in grad.values())) if all(
-            math.isfinite(v) for v in grad.values()) else math.inf)
-        finite = math.isfinite(loss) and all(math.isfinite(v) for v in grad.values())
-        if not finite or k == steps:
-            break
-        if progress is not None and k % PROGRESS_EVERY == 0:
-            progress(k, steps)
-        p = {name: p[name] - lr * grad[name] for name in model.params}
-    return FitRun(lr, model.params, tuple(rows), verdict(losses, norms, lr))
+
+
+def _on(shape, value):
+    value = np.asarray(value, dtype=float)
+    return value if value.shape == shape else np.broadcast_to(value, shape)
+
+
+def fit_all(model: Model, xs, ys, start: dict[str, float], rates, steps: int,
+            progress=None) -> list[FitRun]:
+    """fit() for several learning rates side by side: the runs are the rows of one array, so
+    each step evaluates the model once for all of them; a run that stops (its loss no longer
+    finite) leaves the others going.  The numbers are those of fit() run by run."""
+    _check_steps(steps)
+    x = np.asarray(xs, dtype=float)[None, :]
+    y = np.asarray(ys, dtype=float)[None, :]
+    rates = np.asarray(rates, dtype=float)
+    names = model.params
+    p = {name: np.full(len(rates), float(start[name])) for name in names}
+
+    def make(row):  # (step, params, loss, gradient) -> the row's dict
+        k, values, loss, gradient = row
+        return {"step": k, "params": dict(zip(names, values)), "loss": loss,
+                "gradient": dict(zip(names, gradient))}
+
+    logs = [StepLog(steps, make) for _ in rates]
+    watches = [Watch() for _ in rates]
+    active = np.arange(len(rates))  # the runs still going
+    with np.errstate(all="ignore"):  # 1/0 -> inf, overflow -> inf: the verdict reads them
+        for k in range(steps + 1):
+            q = {name: v[active][:, None] for name, v in p.items()}
+            shape = (len(active), x.shape[1])
+            resid = _on(shape, model.f(x=x, **q)) - y
+            loss = (np.add.reduce(resid * resid, axis=1) / shape[1]).tolist()  # np.mean
+            grad = [np.add.reduce(2.0 * resid * _on(shape, g(x=x, **q)), axis=1) / shape[1]
+                    for g in model.grads]
+            rows_grad = list(zip(*(g.tolist() for g in grad)))
+            rows_p = list(zip(*(p[name][active].tolist() for name in names)))
+            going = []
+            for i, r in enumerate(active.tolist()):
+                row_loss, row_grad = loss[i], rows_grad[i]
+                finite_grad = all(map(math.isfinite, row_grad))
+                finite = finite_grad and math.isfinite(row_loss)
+                if k == 0 and not finite:
+                    shown = ", ".join(f"{name}={v:g}" for name, v in zip(names, rows_p[i]))
+                    raise DeriveError(f"--param {shown}: the loss or its gradient is not a "
+                                      f"finite number at the start (loss {row_loss}); start "
+                                      f"from values where the model is defined and its "
+                                      f"squared errors do not overflow")
+                logs[r].add((k, rows_p[i], row_loss, row_grad))
+                watches[r].add(row_loss, math.sqrt(sum(v * v for v in row_grad))
+                               if finite_grad else math.inf)
+                if finite and k < steps:
+                    going.append(i)
+            if not going:
+                break
+            if progress is not None and k % PROGRESS_EVERY == 0:
+                progress(k, steps)
+            moving = active[going]
+            for name, g in zip(names, grad):
+                p[name][moving] = p[name][moving] - rates[moving] * g[going]
+            active = moving
+    return [FitRun(float(lr), model.params, log.rows(), judge(watch, float(lr)),
+                   log.count - 1, log.thinning())
+            for lr, log, watch in zip(rates, logs, watches)]
 
 
 @dataclass(frozen=True)
 class MinimizeRun:
     start: float
     lr: float
-    steps: tuple[dict, ...]  # {"step", "x", "value", "gradient"}
+    steps: tuple[dict, ...]  # the kept rows {"step", "x", "value", "gradient"}: StepLog
     verdict: Verdict
+    taken: int = -1  # steps taken (-1: len(steps) - 1, every row kept)
+    thinning: dict | None = None
+
+    @property
+    def steps_taken(self) -> int:
+        return self.taken if self.taken >= 0 else len(self.steps) - 1
 
     @property
     def end(self) -> float:
         return self.steps[-1]["x"]
 
+    def row(self, step: int) -> dict | None:
+        return _row(self.steps, step)
+
     def to_dict(self) -> dict:
-        return {"start": self.start,
-                "steps": [{k: (_finite_or_none(v) if k != "step" else v) for k, v in s.items()}
-                          for s in self.steps],
-                "end": _finite_or_none(self.end), "diverged": self.verdict.diverged,
-                "message": self.verdict.message}
+        out = {"start": self.start,
+               "steps": [{k: (_finite_or_none(v) if k != "step" else v) for k, v in s.items()}
+                         for s in self.steps],
+               "end": _finite_or_none(self.end), "diverged": self.verdict.diverged,
+               "message": self.verdict.message}
+        if self.thinning:
+            out["thinned"] = self.thinning
+        return out
 
 
 def _at(f, x: float) -> float:
-    """f at x as a float: NaN where it is undefined (1/0, log of a negative)."""
-    with np.errstate(all="ignore"):
-        try:
-            return float(f(x=np.float64(x)))
-        except (ArithmeticError, ValueError):
-            return math.nan
+    """f at x as a float: NaN where it is undefined (1/0, log of a negative); called inside
+    np.errstate(all="ignore")."""
+    try:
+        return float(f(x=np.float64(x)))
+    except (ArithmeticError, ValueError):
+        return math.nan
+
+
+def _at_all(f, xs: np.ndarray) -> np.ndarray:
+    """f at each of xs: NaN where it is undefined."""
+    try:
+        return _on(xs.shape, f(x=xs))
+    except (ArithmeticError, ValueError):  # one point is enough to stop the whole array
+        return np.array([_at(f, float(v)) for v in xs])
 
 
 def minimize(fn: Function1, start: float, lr: float, steps: int,
              progress=None) -> MinimizeRun:
     """x <- x - eta f'(x) from start, steps times (stopping early if it stops being finite);
     progress(step, steps), if given, is called every PROGRESS_EVERY steps."""
-    if not 0 <= steps <= MAX_STEPS:
-        raise DeriveError(f"--steps must be from 0 to {MAX_STEPS:,}, not {steps}")
-    x = float(start)
-    rows = []
-    for k in range(steps + 1):
-        value, grad = _at(fn.f, x), _at(fn.df, x)
-        if k == 0 and not (math.isfinite(value) and math.isfinite(grad)):
-            raise DeriveError(f"--start {start:g}: f(x) = {value} and f′(x) = {grad} there; "
-                              f"start where both are finite numbers (inside the domain of f)")
-        rows.append({"step": k, "x": x, "value": value, "gradient": grad})
-        if not (math.isfinite(value) and math.isfinite(grad)) or k == steps:
-            break
-        if progress is not None and k % PROGRESS_EVERY == 0:
-            progress(k, steps)
-        x = x - lr * grad
-    values = [r["value"] for r in rows]
-    norms = [abs(r["gradient"]) if math.isfinite(r["gradient"]) else math.inf for r in rows]
-    return MinimizeRun(float(start), lr, tuple(rows), verdict(values, norms, lr, "value"))
+    return minimize_all(fn, [start], lr, steps, progress)[0]
+
+
+def minimize_all(fn: Function1, starts, lr: float, steps: int,
+                 progress=None) -> list[MinimizeRun]:
+    """minimize() from several starts side by side (one evaluation of f and f' per step for
+    all of them); a run that stops leaves the others going."""
+    _check_steps(steps)
+    starts = [float(s) for s in starts]
+    x = np.asarray(starts, dtype=float)
+    def make(row):  # (step, x, value, gradient) -> the row's dict
+        return dict(zip(("step", "x", "value", "gradient"), row))
+
+    logs = [StepLog(steps, make) for _ in starts]
+    watches = [Watch() for _ in starts]
+    active = np.arange(len(starts))
+    with np.errstate(all="ignore"):  # outside f's domain: NaN, which the verdict reads
+        for k in range(steps + 1):
+            xs = x[active]
+            values, grads = _at_all(fn.f, xs), _at_all(fn.df, xs)
+            going = []
+            for i, (r, at, value, grad) in enumerate(zip(active.tolist(), xs.tolist(),
+                                                         values.tolist(), grads.tolist())):
+                finite = math.isfinite(value) and math.isfinite(grad)
+                if k == 0 and not finite:
+                    raise DeriveError(f"--start {starts[r]:g}: f(x) = {value} and f′(x) = "
+                                      f"{grad} there; start where both are finite numbers "
+                                      f"(inside the domain of f)")
+                logs[r].add((k, at, value, grad))
+                watches[r].add(value, abs(grad) if math.isfinite(grad) else math.inf)
+                if finite and k < steps:
+                    going.append(i)
+            if not going:
+                break
+            if progress is not None and k % PROGRESS_EVERY == 0:
+                progress(k, steps)
+            moving = active[going]
+            x[moving] = xs[going] - lr * grads[going]
+            active = moving
+    return [MinimizeRun(s, lr, log.rows(), judge(watch, lr, "value"), log.count - 1,
+                        log.thinning())
+            for s, log, watch in zip(starts, logs, watches)]

@@ -24,6 +24,7 @@ from functools import cached_property
 import numpy as np
 
 from derive.errors import DeriveError
+from derive.numeric import thin
 from derive.numeric.network import Network
 from derive.spec import Example, Spec
 
@@ -33,6 +34,14 @@ CRITERIA = ("target_loss", "max_misclassified", "min_change", "max_epochs")
 MAX_EPOCHS_LIMIT = 1_000_000
 # the loss on all examples after every update is recorded when this costs little
 CURVE_BUDGET = 50_000_000  # examples x parameters x updates
+# Bounded work: updates over all runs (10^6 epochs of the lecture's network: minutes), and
+# examples passed through a parameter (forward and backward) over all updates.
+MAX_UPDATES = 1_000_000
+MAX_EXAMPLE_PARAMETERS = 20_000_000_000
+# What a run keeps (derive.numeric.thin): every epoch, update and curve point of a short
+# run; of a long one the first, every k-th and the last.  A kept update holds two vectors
+# of every parameter, so fewer are kept of a large network: at most STEP_NUMBERS numbers.
+STEP_NUMBERS = 400_000
 
 
 def flatten(params) -> np.ndarray:
@@ -62,6 +71,7 @@ class Step:
     loss: float  # mean loss of these examples before the update
     gradients: np.ndarray  # mean dE/dparameter, in parameter_names() order
     update: np.ndarray  # the parameters after the update
+    number: int = 0  # the update's number in the run, from 1
 
 
 @dataclass(frozen=True)
@@ -114,12 +124,23 @@ class TrainRun:
     initial: np.ndarray  # the parameters before training
     initial_loss: float
     initial_misclassified: float
-    steps: tuple[Step, ...]  # empty when the run was asked not to record them
-    epochs: tuple[EpochRow, ...]
+    steps: tuple[Step, ...]  # kept updates (all of a short run); empty if not recorded
+    epochs: tuple[EpochRow, ...]  # kept epochs (all of a short run)
     stopped_by: str
     final: np.ndarray
     curve: tuple[tuple[float, float], ...]  # (epochs so far, mean loss on all examples)
     curve_per_update: bool
+    n_steps: int = -1  # updates made (-1: len(steps))
+    n_epochs: int = -1  # epochs run (-1: len(epochs))
+    thinning: dict = field(default_factory=dict)  # list name -> how it was thinned
+
+    @property
+    def updates(self) -> int:
+        return self.n_steps if self.n_steps >= 0 else len(self.steps)
+
+    @property
+    def epochs_run(self) -> int:
+        return self.n_epochs if self.n_epochs >= 0 else len(self.epochs)
 
     @cached_property
     def names(self) -> tuple[str, ...]:
@@ -135,8 +156,11 @@ class TrainRun:
         def params(vec):
             return {n: _finite_or_none(v) for n, v in zip(names, vec.tolist())}
 
-        return {
-            "steps": [{"epoch": s.epoch, "examples": list(s.examples),
+        numbered = "steps" in self.thinning  # a thinned list says which update each row is
+
+        out = {
+            "steps": [{**({"step": s.number} if numbered else {}),
+                       "epoch": s.epoch, "examples": list(s.examples),
                        "loss": _finite_or_none(s.loss), "gradients": params(s.gradients),
                        "update": params(s.update)} for s in self.steps],
             "epochs": [{"epoch": e.epoch, "loss": _finite_or_none(e.loss),
@@ -155,6 +179,9 @@ class TrainRun:
                         "params": params(self.initial)},
             "curve": [{"epoch": x, "loss": _finite_or_none(y)} for x, y in self.curve],
         }
+        if self.thinning:
+            out["thinned"] = dict(self.thinning)
+        return out
 
 
 def misclassified_percent(outputs, targets) -> float:
@@ -174,6 +201,26 @@ def batches(n: int, mode: str, batch_size: int | None, order) -> list[np.ndarray
         return [order]
     size = 1 if mode == "sgd" else batch_size
     return [order[s:s + size] for s in range(0, n, size)]
+
+
+def check_work(plan, n_examples: int, n_params: int, max_epochs: int) -> None:
+    """Refuse, before any work, runs that would take longer than derive allows: plan is the
+    (mode, batch size) of each run."""
+    updates = [len(batches(n_examples, m, check_mode(m, b, n_examples), range(n_examples)))
+               for m, b in plan]
+    total = sum(updates) * max_epochs
+    if total > MAX_UPDATES:
+        each = " + ".join(f"{u:,}" for u in updates)
+        raise DeriveError(f"--max-epochs {max_epochs:,} x {each} update(s) per epoch = "
+                          f"{total:,} updates; derive makes at most {MAX_UPDATES:,} in all: "
+                          f"lower --max-epochs (a criterion such as --target-loss still stops "
+                          f"a run sooner)")
+    passes = 2 * len(plan) * max_epochs * n_examples * n_params  # train, then evaluate
+    if passes > MAX_EXAMPLE_PARAMETERS:
+        raise DeriveError(f"--max-epochs {max_epochs:,} over {n_examples:,} examples of a "
+                          f"network of {n_params:,} parameters is about {passes:.1e} "
+                          f"multiply-adds; derive does at most {MAX_EXAMPLE_PARAMETERS:.0e}: "
+                          f"lower --max-epochs")
 
 
 def check_mode(mode: str, batch_size: int | None, n_examples: int) -> int:
@@ -248,8 +295,14 @@ def _train_arrays(spec, net, X, T, mode, batch_size, criteria, shuffle, seed, re
 
     initial = flatten(net.params)
     loss0, miss0 = evaluate()
-    points = [(0.0, loss0)]
-    steps, epochs = [], []
+    planned = updates_per_epoch * criteria.max_epochs
+    rows = max(2, min(thin.FIRST + thin.SAMPLES + thin.LAST, STEP_NUMBERS // (2 * n_params)))
+    end = max(1, rows // 12)
+    steps = thin.Kept(planned, first=end, samples=rows - 2 * end, last=end, base=1)
+    epochs = thin.Kept(criteria.max_epochs, base=1)
+    points = thin.Kept(planned if per_update else criteria.max_epochs)
+    points.add((0.0, loss0))
+    number = 0
     stopped_by = "max_epochs"
     current = initial
     for epoch in range(1, criteria.max_epochs + 1):
@@ -264,12 +317,13 @@ def _train_arrays(spec, net, X, T, mode, batch_size, criteria, shuffle, seed, re
                 grads = net.mean_gradients(errs, outs)
                 net.params = [(W - eta * gW, b - eta * gb)
                               for (W, b), (gW, gb) in zip(net.params, grads)]
+            number += 1
             if record_steps:
                 current = flatten(net.params)
-                steps.append(Step(epoch, tuple(int(i) + 1 for i in idx), batch_loss,
-                                  flatten(grads), current))
+                steps.add(Step(epoch, tuple(int(i) + 1 for i in idx), batch_loss,
+                               flatten(grads), current, number))
             if per_update:
-                points.append((epoch - 1 + u / updates_per_epoch, evaluate()[0]))
+                points.add((epoch - 1 + u / updates_per_epoch, evaluate()[0]))
             if not (math.isfinite(batch_loss) and all(np.isfinite(W).all() and
                                                        np.isfinite(b).all()
                                                        for W, b in net.params)):
@@ -279,9 +333,9 @@ def _train_arrays(spec, net, X, T, mode, batch_size, criteria, shuffle, seed, re
         loss, miss = evaluate()
         with np.errstate(all="ignore"):
             change = float(np.max(np.abs(current - start)))
-        epochs.append(EpochRow(epoch, loss, miss, change))
+        epochs.add(EpochRow(epoch, loss, miss, change))
         if not per_update:
-            points.append((float(epoch), loss))
+            points.add((float(epoch), loss))
         if progress is not None:
             progress(epoch, criteria.max_epochs)
         if diverged or not math.isfinite(loss) or not math.isfinite(change):
@@ -291,9 +345,13 @@ def _train_arrays(spec, net, X, T, mode, batch_size, criteria, shuffle, seed, re
         if fired:
             stopped_by = fired
             break
+    thinning = {name: how for name, how in (("steps", steps.thinning("update")),
+                                            ("epochs", epochs.thinning("epoch")),
+                                            ("curve", points.thinning("point", "its epoch")))
+                if how}
     return TrainRun(mode, size, eta, shuffle, seed, criteria, spec, initial, loss0, miss0,
-                    tuple(steps), tuple(epochs), stopped_by, current, tuple(points),
-                    per_update)
+                    tuple(steps.rows()), tuple(epochs.rows()), stopped_by, current,
+                    tuple(points.rows()), per_update, number, epochs.count, thinning)
 
 
 def _fired(c: Criteria, loss: float, miss: float, change: float, epoch: int) -> str | None:

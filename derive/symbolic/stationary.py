@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import sympy as sp
 
 KINDS = ("global_min", "local_min", "local_max", "global_max", "saddle")
@@ -50,6 +51,7 @@ def _roots(df, x, interval) -> tuple[list[float], str]:
     return _bisect_all(df, x, interval), "numeric"
 
 
+@np.errstate(all="ignore")  # outside f's domain (sqrt(x) at x < 0) is NaN, not a warning
 def _bisect_all(df, x, interval) -> list[float]:
     """Roots of df in the interval: sign changes on a fine grid, each refined by bisection."""
     from derive.numeric.evaluate import Function
@@ -75,7 +77,10 @@ def _bisect_all(df, x, interval) -> list[float]:
         if fa * fb < 0:
             for _ in range(200):
                 m = (a + b) / 2
-                fm = float(g(x=m))
+                try:
+                    fm = float(g(x=m))
+                except (ValueError, ZeroDivisionError, OverflowError):
+                    break  # a pole, not a root: f there is not finite, and is dropped below
                 if fm == 0 or b - a < 1e-15 * max(1.0, abs(m)):
                     break
                 if (fa < 0) == (fm < 0):
