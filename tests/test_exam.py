@@ -551,3 +551,18 @@ def test_pdflatex_failing_leaves_nothing(tmp_path, monkeypatch):
     r = run("--kinds", "forward", "--pdf", "-o", str(tmp_path / "exam"))
     assert r.exit_code == 2 and "Emergency stop" in r.output
     assert not (tmp_path / "exam").exists()
+
+
+def test_a_new_set_over_an_old_one_leaves_no_pdf_of_the_old(tmp_path):
+    """--force over a set written with --pdf, now without: the old PDFs go with the old .tex
+    (they would show another exam than the files beside them)."""
+    out = tmp_path / "exam"
+    assert run("--kinds", "forward", "--seed", "1", "-o", str(out)).exit_code == 0
+    for name in ("problems.pdf", "solutions.pdf"):
+        (out / name).write_bytes(b"%PDF-1.5 an earlier exam")
+    (out / "notes.txt").write_text("mine")
+    r = run("--kinds", "forward", "--seed", "2", "-o", str(out), "--force")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "answers.json", "notes.txt", "problems.tex", "solutions.tex", "submissions.csv"]
+    assert "S2-V01" in (out / "problems.tex").read_text()
