@@ -169,12 +169,12 @@ def parse_point(text: str, variables=None) -> dict[str, float]:
 
 def trace(text: str, point: dict[str, float]) -> dict:
     """The evaluation trace of `text` at `point`: value, gradient, one row per operation."""
-    from derive.expr import parse
+    from derive.expr import canonical, parse, syntax_tree
 
     variables = list(point)
     functions = [f for f in FUNCTIONS]
     parse(text, variables, what="expression", functions=functions)  # the whitelist, first
-    tree = ast.parse(text.strip().replace("^", "**"), mode="eval").body
+    tree = syntax_tree(text).body
     nodes: list[Node] = []
     uses = {v: 0 for v in variables}
 
@@ -242,5 +242,5 @@ def trace(text: str, point: dict[str, float]) -> dict:
             for n in nodes]
     inputs = [{"name": v, "value": point[v], "adjoint": adjoint[v], "uses": uses[v],
                "contributions": contributions[v]} for v in variables]
-    return {"expression": text.strip(), "at": dict(point), "value": values[top],
+    return {"expression": canonical(text), "at": dict(point), "value": values[top],
             "gradient": {v: adjoint[v] for v in variables}, "trace": rows, "inputs": inputs}
