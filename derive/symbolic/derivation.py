@@ -9,6 +9,7 @@ calculus; it runs on a cache miss (derive.symbolic.cache) and in the tests.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html.entities import html5
 
 import sympy as sp
@@ -18,7 +19,8 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.str import StrPrinter
 
 from derive.expr import parse
-from derive.symbolic.definitions import ActivationDef, LossDef
+from derive.symbolic import budget
+from derive.symbolic.definitions import ACTIVATIONS, ActivationDef, LossDef
 from derive.symbolic.primitives import sigmoid, stable_form, textbook_form
 from derive.symbolic.tree import to_tree
 
@@ -53,6 +55,13 @@ class _Pretty(_TextbookOrder, PrettyPrinter):
 
 
 class _MathML(_TextbookOrder, MathMLPresentationPrinter):
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        # SymPy writes text nodes unescaped (so that its own &#x2202; passes): a relation's <
+        # or a symbol's name would reach the page as markup; escape all but entities
+        raw = self.dom.createTextNode
+        self.dom.createTextNode = lambda data: raw(_escape_text(data))
+
     def _print_UnevaluatedExpr(self, expr):
         return self._print(expr.args[0])
 
@@ -74,6 +83,12 @@ class _MathML(_TextbookOrder, MathMLPresentationPrinter):
             else:
                 fenced.appendChild(self._print(part))
         return fenced
+
+
+def _escape_text(data: str) -> str:
+    """Text for a MathML text node: < > and a bare & escaped; an entity SymPy wrote stays."""
+    data = re.sub(r"&(?!(?:[A-Za-z]+|#[0-9]+|#x[0-9A-Fa-f]+);)", "&amp;", data)
+    return data.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _mathml(expr) -> str:
@@ -290,7 +305,10 @@ def _step(rule, expr):
 
 def activation_steps(defn: ActivationDef, f, d, form):
     """The derivation as (rule, expression) steps, each equal to the one before."""
-    steps = [_step(f"differentiate {defn.name}", sp.Derivative(f, Z))]
+    # a user's activation is named in the document's text, not in a step (a step's rule sits
+    # inside the formula, where only the registry's plain names belong)
+    named = defn.name if defn.name in ACTIVATIONS else "the custom activation"
+    steps = [_step(f"differentiate {named}", sp.Derivative(f, Z))]
     rule = _rule_step(f)
     done = None
     if rule is None and f == sp.tanh(Z):
@@ -332,7 +350,10 @@ def activation_steps(defn: ActivationDef, f, d, form):
         steps.append(_step("split into factors of the function itself",
                            sp.Mul(*factors, evaluate=False)))
     if direct.has(Z):  # f' is not yet written in f itself (it is for tanh: 1 - tanh²)
-        fz = _NAMED_FUNCTIONS.get(defn.name, sp.Function(defn.name))(Z)
+        # a registered activation by its name; a user's by its symbol (f), never by the name
+        # 'custom: ...', which printed as a SymPy function would reach LaTeX and MathML raw
+        fname = defn.name if defn.name in ACTIVATIONS else defn.symbol
+        fz = _NAMED_FUNCTIONS.get(defn.name, sp.Function(fname))(Z)
         steps.append(_step(f"write with {defn.symbol}(z) itself", form.subs(A, fz)))
     return steps
 
@@ -342,16 +363,29 @@ _NAMED_FUNCTIONS = {"sigmoid": sigmoid}
 
 
 def _activation(defn: ActivationDef):
-    """(f as written, f', f' in the output a or None, the parameters' defaults) in SymPy."""
+    """(f as written, f', f' in the output a or None, the parameters' defaults) in SymPy.
+
+    Simplifying f' and finding its form in the output are optional steps with a time budget
+    (derive.symbolic.budget); the result, and which steps were left out, are kept for the
+    rest of the process, so that the pairing derived next uses the same f' and form."""
+    result, omitted = _activation_kept(defn)
+    budget.note_omitted(*omitted)
+    return result
+
+
+@lru_cache(maxsize=64)
+def _activation_kept(defn: ActivationDef):
+    before = len(budget.omitted())
     params = _param_symbols(defn)
     f = parse(defn.expression, ["z", *params], what=f"activation '{defn.name}'")
     f = f.subs({sp.Symbol(k, real=True): v for k, v in params.items()})
     f_text = textbook_form(f)
     raw = sp.diff(f_text, Z).subs(Z * sp.sign(Z), sp.Abs(Z))  # z·sign(z) is |z|
-    d = _tidy(raw, keep_derived=True)
+    d = budget.optional("simplify", lambda: _tidy(raw, keep_derived=True), raw)
     defaults = {params[k]: v for k, v in defn.params}
     defaults.update({params[k]: _CONTEXT_VALUE for k, _ in defn.context})
-    return f, f_text, d, output_form(f_text, d, defaults)
+    form = budget.optional("output_form", lambda: output_form(f_text, d, defaults), None)
+    return (f, f_text, d, form), tuple(budget.omitted()[before:])
 
 
 def _is_zero(d) -> bool:
@@ -415,6 +449,10 @@ def derive_activation(defn: ActivationDef) -> dict:
             "df": to_tree(df_stable),
             "df_from_output": to_tree(form) if form is not None else None,
         },
+        # optional steps SymPy did not finish within their budget (derive.symbolic.budget),
+        # and what that means, for the documents
+        "omitted": budget.omitted(),
+        "omitted_notes": budget.notes(budget.omitted()),
     }
 
 
@@ -549,9 +587,10 @@ def derive_pairing(loss: LossDef, act: ActivationDef) -> dict:
                                                          if in_output else ""),
                         sp.Mul(-1, sp.Derivative(_loss(loss), O), fprime, evaluate=False)),
                  _chain("Err", "substitute ∂E/∂o", product)]
-        err = _tidy(-de * fprime)
+        err = budget.optional("simplify_error", lambda: _tidy(-de * fprime), -de * fprime)
         if spellings(err)["expression"] != steps[-1]["expression"]:
             steps.append(_chain("Err", "simplify (the cancellation)", err))
     return {"loss": loss.name, "activation": act.name, "in_output": in_output,
             "elementwise": act.elementwise, "context": context, "steps": steps,
-            "Err": spellings(err), "numeric": to_tree(stable_form(err))}
+            "Err": spellings(err), "numeric": to_tree(stable_form(err)),
+            "omitted": budget.omitted(), "omitted_notes": budget.notes(budget.omitted())}
