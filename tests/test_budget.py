@@ -230,20 +230,29 @@ def test_no_worker_outlives_an_interrupted_derive(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-m", "derive.cli", "activation", "--expr",
                              "tanh(tanh(tanh(tanh(z))))"], env=_env(tmp_path, marker),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
-    for _ in range(200):  # until the worker has started
-        if len(_processes_with(marker)) >= 2:
-            break
-        time.sleep(0.05)
-    assert len(_processes_with(marker)) >= 2, "no worker was started"
-    proc.send_signal(sig)
-    proc.wait(timeout=30)
-    for _ in range(60):
-        if not _processes_with(marker):
-            break
-        time.sleep(0.1)
-    assert _processes_with(marker) == []
-    if sig == signal.SIGINT:
-        assert "Traceback" not in proc.stderr.read().decode()
+    try:
+        for _ in range(200):  # until the worker has started
+            if len(_processes_with(marker)) >= 2:
+                break
+            time.sleep(0.05)
+        assert len(_processes_with(marker)) >= 2, "no worker was started"
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+        for _ in range(60):
+            if not _processes_with(marker):
+                break
+            time.sleep(0.1)
+        assert _processes_with(marker) == []
+        if sig == signal.SIGINT:
+            assert "Traceback" not in proc.stderr.read().decode()
+    finally:  # whatever failed, this test leaves nothing running
+        for pid in _processes_with(marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.wait()
+        proc.stderr.close()
 
 
 def test_registered_definitions_have_no_step_budget():

@@ -79,6 +79,8 @@ def no_eval(monkeypatch, tmp_path):
     sympify_module = importlib.import_module("sympy.core.sympify")
 
     monkeypatch.setenv("DERIVE_CACHE_DIR", str(tmp_path / "cache"))
+    # SymPy's work in this process (not in the worker), where the guards below can see it
+    monkeypatch.setenv("DERIVE_SYMPY_INLINE", "1")
     calls = []
     real_sympify = sympify_module.sympify
 
@@ -478,4 +480,5 @@ def test_the_injection_reaches_no_pdf(tmp_path):
     result = CliRunner().invoke(main, ["example", "--spec", str(spec), "--format", "latex"])
     assert result.exit_code == 0, result.output
     text = _pdf_text(result.stdout)
-    assert "root:" not in text and "custom: sigmoid(z)" in text
+    assert "daemon" not in text and "nologin" not in text  # /etc/passwd's lines
+    assert "custom: sigmoid(z)" in text
