@@ -35,13 +35,15 @@ from contextlib import contextmanager
 STEP_SECONDS = 2.0  # the most one optional step of a user's expression may take
 RESERVE_SECONDS = 1.5  # kept back from the optional steps for the essential ones after them
 
-# what an omitted step's key means, for the documents (derive.symbolic.budget.notes)
+# what an omitted step's key means, for the documents (derive.symbolic.budget.notes); plain
+# ASCII words, so that every format (LaTeX's fonts included) prints them as they are
 OMITTED = {
     "simplify": "the derivative is shown as differentiated, not simplified",
     "output_form": "the derivative is not written in terms of the output a",
-    "limits": "the range of outputs is not determined (it needs the limits at ±∞)",
+    "limits": "the range of outputs is not determined (it needs the limits as z goes to "
+              "infinity either way)",
     "gradient_limits": "where the gradient vanishes is not determined (it needs the "
-                       "derivative's limits at ±∞)",
+                       "derivative's limits as z goes to infinity either way)",
     "kinks": "the points where the pieces meet are not located exactly",
     "extremes": "the smallest and largest outputs are taken from a grid, not solved for",
     "simplify_error": "the error term Err is shown as multiplied out, not simplified",

@@ -44,13 +44,15 @@ GRACE_SECONDS = 0.5  # past the deadline, before a worker that has not answered 
 MEMORY_BYTES = 2 * 1024 ** 3  # the worker's address space (SymPy's and NumPy's included)
 
 _command_deadline: float | None = None
+_command_requests = 0  # a user's expressions derived since the command started
 
 
 def start_command(seconds: float | None = None) -> None:
     """Start the clock of a command: its SymPy work for user expressions ends `seconds`
     (default COMMAND_SECONDS) from now; the CLI calls this as each command starts."""
-    global _command_deadline
+    global _command_deadline, _command_requests
     _command_deadline = time.monotonic() + (COMMAND_SECONDS if seconds is None else seconds)
+    _command_requests = 0
 
 
 def _command() -> list[str]:
@@ -167,9 +169,16 @@ def run(task: str, *args, user: bool, what: str):
     what: names the input in a refusal ("the custom activation 'tanh(tanh(z))'").
     Raises DeriveError (one line for the user) when it cannot be done in time.
     """
+    global _command_requests
     if _inline():
         return _result(_answer(task, list(args), user), what, None)
     now = time.monotonic()
+    # after other expressions of the same command: their records are cached by now, so
+    # running the command again goes on from there (one command may hold several)
+    again = "; what SymPy finished is cached, so running the command again goes further" \
+        if user and _command_deadline is not None and _command_requests else ""
+    if user:
+        _command_requests += 1
     if not user:
         deadline, total = now + REGISTERED_SECONDS, REGISTERED_SECONDS
     elif _command_deadline is not None:
@@ -177,8 +186,8 @@ def run(task: str, *args, user: bool, what: str):
     else:
         deadline, total = now + REQUEST_SECONDS, REQUEST_SECONDS
     if deadline - now < 0.5:
-        raise DeriveError(f"{what}: the command's time for SymPy ({total:g} s) is spent; "
-                          f"try a simpler expression")
+        raise DeriveError(f"{what}: the command's time for SymPy ({total:g} s) is spent"
+                          f"{again or '; try a simpler expression'}")
     with _lock:
         try:
             worker = _worker()
@@ -197,15 +206,15 @@ def run(task: str, *args, user: bool, what: str):
             if not user:
                 raise RuntimeError(f"the SymPy worker stopped while deriving {what}")
             answer = {"late": True}
-    return _result(answer, what, total)
+    return _result(answer, what, total, again)
 
 
-def _result(answer: dict, what: str, total):
+def _result(answer: dict, what: str, total, again: str = ""):
     if "ok" in answer:
         return answer["ok"]
     if "late" in answer:
-        raise DeriveError(f"{what}: SymPy did not finish within {total:g} s; try a simpler "
-                          f"expression")
+        raise DeriveError(f"{what}: SymPy did not finish within {total:g} s"
+                          f"{again or '; try a simpler expression'}")
     if "refused" in answer:
         raise DeriveError(answer["refused"])
     if "failed" in answer:
