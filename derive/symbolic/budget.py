@@ -193,3 +193,9 @@ def notes(keys) -> list[str]:
     """Sentences for the documents: what was left out and why."""
     return [f"SymPy did not finish within its time budget, so {OMITTED[k]}."
             for k in keys if k in OMITTED]
+
+
+def pairing_notes(keys) -> list[str]:
+    """The notes of a pairing (Err): only its own step; what the activation's derivation
+    left out is said where the activation is shown."""
+    return notes([k for k in keys if k == "simplify_error"])

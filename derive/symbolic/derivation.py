@@ -593,4 +593,5 @@ def derive_pairing(loss: LossDef, act: ActivationDef) -> dict:
     return {"loss": loss.name, "activation": act.name, "in_output": in_output,
             "elementwise": act.elementwise, "context": context, "steps": steps,
             "Err": spellings(err), "numeric": to_tree(stable_form(err)),
-            "omitted": budget.omitted(), "omitted_notes": budget.notes(budget.omitted())}
+            "omitted": budget.omitted(),
+            "omitted_notes": budget.pairing_notes(budget.omitted())}

@@ -235,11 +235,12 @@ def _omitted(v) -> bool:
     return isinstance(v, list) and all(isinstance(k, str) and k in OMITTED for k in v)
 
 
-def _notes_agree(record) -> bool:
+def _notes_agree(kind: str, record) -> bool:
     """The notes are exactly the ones derive writes for the omitted steps, not any text."""
-    from derive.symbolic.budget import notes
+    from derive.symbolic.budget import notes, pairing_notes
 
-    return record["omitted_notes"] == notes(record["omitted"])
+    return record["omitted_notes"] == (pairing_notes if kind == "pairing" else notes)(
+        record["omitted"])
 
 
 _INTERVAL = _dict({"low": _opt(_number), "high": _opt(_number), "low_closed": _bool,
@@ -284,6 +285,6 @@ SCHEMAS = {"activation": _ACTIVATION, "loss": _LOSS, "pairing": _PAIRING}
 def valid(kind: str, record) -> bool:
     """Is this exactly the shape of a `kind` record, with safe text, markup and trees?"""
     try:
-        return SCHEMAS[kind](record) and (kind == "loss" or _notes_agree(record))
+        return SCHEMAS[kind](record) and (kind == "loss" or _notes_agree(kind, record))
     except RecursionError:  # nested deeper than any record derive writes
         return False

@@ -41,6 +41,9 @@ COMMAND_SECONDS = 7.0
 REQUEST_SECONDS = 7.0  # one request through the library, when no command started the clock
 REGISTERED_SECONDS = 600.0  # a registered definition: a safety net, never reached
 GRACE_SECONDS = 0.5  # past the deadline, before a worker that has not answered is killed
+# kept from one request of a command for the next (an example derives the custom activation,
+# then its pairing with the loss, which reuses the activation's work and needs well under 1 s)
+FOLLOW_UP_SECONDS = 1.0
 MEMORY_BYTES = 2 * 1024 ** 3  # the worker's address space (SymPy's and NumPy's included)
 
 _command_deadline: float | None = None
@@ -195,6 +198,8 @@ def run(task: str, *args, user: bool, what: str):
             if worker.wait_ready(deadline + GRACE_SECONDS - time.monotonic()):
                 # the worker stops itself a little before derive gives up on it
                 seconds = deadline - time.monotonic() - 0.2
+                if user and _command_deadline is not None and seconds > FOLLOW_UP_SECONDS + 1:
+                    seconds -= FOLLOW_UP_SECONDS
                 request = {"task": task, "args": list(args), "user": user, "seconds": seconds}
                 answer = worker.ask(request, deadline + GRACE_SECONDS - time.monotonic()) \
                     if seconds > 0.3 else {"late": True}
