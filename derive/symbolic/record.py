@@ -38,7 +38,7 @@ def _text(value, newlines: bool = False) -> bool:
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         return False
     # no control characters (terminal escapes), no format characters (bidi overrides)
-    return all(c.isprintable() or (newlines and c == "\n") for c in value)
+    return (value.replace("\n", "") if newlines else value).isprintable()
 
 
 def _number(value) -> bool:
@@ -177,22 +177,25 @@ _MATHML_ATTRIBUTE = re.compile(r"([A-Za-z]+)=\"([^\"]*)\"")
 _MATHML_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});")
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u2061\u2062\u2063\u2064"))
+
+
 def _mathml_text(text: str) -> bool:
     if "<" in text or ">" in text:
         return False
     if "&" in _MATHML_ENTITY.sub("", text):
         return False
-    return all(c.isprintable() or c in "\u2061\u2062\u2063\u2064" for c in text)
+    # MathML's invisible operators (function application, times, separator, plus) aside
+    return text.translate(_INVISIBLE).isprintable()
 
 
 def mathml(value) -> bool:
     """Presentation MathML as SymPy's printer writes it, and nothing else."""
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         return False
-    stack, pos = [], 0
+    stack, pos, texts = [], 0, []
     for match in _MATHML_TAG.finditer(value):
-        if not _mathml_text(value[pos:match.start()]):
-            return False
+        texts.append(value[pos:match.start()])
         pos = match.end()
         closing, name, attributes, empty = match.groups()
         if name not in _MATHML_ELEMENTS:
@@ -208,7 +211,10 @@ def mathml(value) -> bool:
             stack.append(name)
             if len(stack) > MAX_DEPTH:
                 return False
-    return not stack and _mathml_text(value[pos:])
+    texts.append(value[pos:])
+    # the text between the tags, checked at once; U+2063 (allowed, no part of an entity)
+    # keeps an entity from being made of two pieces
+    return not stack and _mathml_text("\u2063".join(texts))
 
 
 # ---------------------------------------------------------------- records
