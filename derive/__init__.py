@@ -13,8 +13,8 @@ The API lives in derive.api; it is imported on first use so that `import derive`
 __version__ = "0.1.0"
 
 _API = ("load_spec", "example", "activation", "loss", "graph", "train", "descend", "check",
-        "problems", "Problems", "Derivation", "Graph", "Document", "Example", "Training",
-        "Descent", "Check")
+        "problems", "grade", "Problems", "Derivation", "Graph", "Document", "Example",
+        "Training", "Descent", "Check", "Grades")
 __all__ = [*_API, "DeriveError", "__version__"]
 
 from derive.errors import DeriveError  # noqa: E402

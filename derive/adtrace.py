@@ -45,25 +45,41 @@ def _softplus(x: float) -> float:
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
+class Undefined(DeriveError):
+    """One operation cannot be evaluated (the value) or differentiated (a partial) here."""
+
+
 def _apply(op: str, xs: list[float]) -> tuple[float, tuple]:
+    """The value and the partials; Undefined (with the reason) where the value is not a finite
+    real number.  A partial that is infinite or undefined comes back as inf or nan: whether
+    that matters depends on whether its argument is a variable (the caller decides)."""
     try:
         value, partials = _apply_unchecked(op, xs)
+    except Undefined:
+        raise
     except OverflowError:
-        raise DeriveError(f"{op} overflows at the given point") from None
-    except ZeroDivisionError:  # e.g. the derivative of x**0.5 at 0
-        raise DeriveError(f"{op} has no finite derivative at the given point (it divides "
-                          f"by zero there)") from None
+        raise Undefined(f"{op} overflows") from None
     except ValueError as exc:  # math domain errors
-        raise DeriveError(f"{op} is not defined at the given point ({exc})") from None
-    if not math.isfinite(value) or not all(math.isfinite(p) for p in partials):
-        raise DeriveError(f"{op} is not finite at the given point")
+        raise Undefined(f"{op} is not defined ({exc})") from None
+    if not math.isfinite(value):
+        raise Undefined(f"{op} is not finite")
     return value, partials
+
+
+def _safe(f) -> float:
+    """A partial derivative, inf where it divides by zero (x**0.5 at 0)."""
+    try:
+        return f()
+    except ZeroDivisionError:
+        return math.inf
+    except (OverflowError, ValueError):
+        return math.nan
 
 
 def _apply_unchecked(op: str, xs: list[float]) -> tuple[float, tuple]:
     """The value of one elementary operation and its partial derivatives in each argument.
-    At kinks the PyTorch convention: relu'(0) = 0, abs'(0) = 0, max/min to the first argument
-    that attains the value."""
+    At kinks the PyTorch convention: relu'(0) = 0, abs'(0) = 0, and max/min split the gradient
+    evenly among the arguments that tie for the value, whatever their order (DESIGN.md)."""
     if op == "+":
         return xs[0] + xs[1], (1.0, 1.0)
     if op == "−":
@@ -72,17 +88,18 @@ def _apply_unchecked(op: str, xs: list[float]) -> tuple[float, tuple]:
         return xs[0] * xs[1], (xs[1], xs[0])
     if op == "/":
         if xs[1] == 0:
-            raise DeriveError("division by zero at the given point")
+            raise Undefined("division by zero")
         return xs[0] / xs[1], (1.0 / xs[1], -xs[0] / xs[1] ** 2)
     if op == "^":
         b, e = xs
         if b < 0 and e != int(e):
-            raise DeriveError(f"{b}^{e} is not a real number")
+            raise Undefined(f"{b:g}^{e:g} is not a real number")
         if b == 0 and e <= 0:
-            raise DeriveError("0 raised to a power ≤ 0 at the given point")
+            raise Undefined(f"0 raised to the power {e:g} (≤ 0)")
         value = b ** e
-        d_base = e * b ** (e - 1) if e != 0 else 0.0
-        d_exp = value * math.log(b) if b > 0 else 0.0
+        d_base = _safe(lambda: e * b ** (e - 1)) if e != 0 else 0.0
+        # b^e = exp(e log b): in e it is differentiable only for b > 0 (0^e = 0 for e > 0)
+        d_exp = value * math.log(b) if b > 0 else 0.0 if b == 0 else math.nan
         return value, (d_base, d_exp)
     if op == "neg":
         return -xs[0], (-1.0,)
@@ -92,13 +109,13 @@ def _apply_unchecked(op: str, xs: list[float]) -> tuple[float, tuple]:
         return v, (v,)
     if op == "log":
         if x <= 0:
-            raise DeriveError(f"log of {x} (not positive) at the given point")
+            raise Undefined(f"log of {x:g} (not positive)")
         return math.log(x), (1.0 / x,)
     if op == "sqrt":
-        if x <= 0:
-            raise DeriveError(f"sqrt of {x} at the given point: its derivative needs x > 0")
+        if x < 0:
+            raise Undefined(f"sqrt of {x:g} (negative)")
         v = math.sqrt(x)
-        return v, (0.5 / v,)
+        return v, (0.5 / v if v > 0 else math.inf,)  # 1/(2√x): infinite at 0
     if op == "abs":
         return abs(x), (1.0 if x > 0 else -1.0 if x < 0 else 0.0,)
     if op == "sin":
@@ -119,8 +136,8 @@ def _apply_unchecked(op: str, xs: list[float]) -> tuple[float, tuple]:
         return (x if x > 0 else 0.0), (1.0 if x > 0 else 0.0,)
     if op in ("max", "min"):
         pick = max(xs) if op == "max" else min(xs)
-        first = xs.index(pick)
-        return pick, tuple(1.0 if i == first else 0.0 for i in range(len(xs)))
+        tied = sum(1 for x in xs if x == pick)
+        return pick, tuple(1.0 / tied if x == pick else 0.0 for x in xs)
     raise DeriveError(f"'{op}' cannot be traced")  # pragma: no cover - parse() refused it
 
 
@@ -137,6 +154,8 @@ def node_text(node: Node) -> str:
         return f"-{a[0]}"
     if node.op in _OPS.values():
         ascii_op = {"−": "-", "×": "*", "^": "**"}.get(node.op, node.op)
+        # a negative constant in parentheses: (-2) ** x2, not -2 ** x2 = -(2 ** x2)
+        a = [f"({t})" if isinstance(x, float) and x < 0 else t for x, t in zip(node.args, a)]
         return f"{a[0]} {ascii_op} {a[1]}"
     return f"{node.op}({', '.join(a)})"
 
@@ -173,10 +192,20 @@ def trace(text: str, point: dict[str, float]) -> dict:
 
     variables = list(point)
     functions = [f for f in FUNCTIONS]
-    parse(text, variables, what="expression", functions=functions)  # the whitelist, first
+    # the whitelist, first; an expression undefined elsewhere (1/relu(x1) for x1 <= 0) is
+    # fine: only the point asked is judged, node by node, below
+    parse(text, variables, what="expression", functions=functions, defined_everywhere=False)
     tree = syntax_tree(text).body
     nodes: list[Node] = []
     uses = {v: 0 for v in variables}
+
+    def _constant(op, args):
+        try:
+            return _apply(op, args)[0]
+        except Undefined as exc:
+            shown = node_text(Node("", op, list(args)))
+            raise DeriveError(f"'{text.strip()}': its constant part {shown} is undefined: "
+                              f"{exc}") from None
 
     def build(node):
         if isinstance(node, ast.Constant):
@@ -197,12 +226,12 @@ def trace(text: str, point: dict[str, float]) -> dict:
             left, right = build(node.left), build(node.right)
             op = _OPS[type(node.op)]
             if isinstance(left, float) and isinstance(right, float):
-                return _apply(op, [left, right])[0]  # constants fold: not a node
+                return _constant(op, [left, right])  # constants fold: not a node
             return emit(op, [left, right])
         if isinstance(node, ast.Call):
             args = [build(a) for a in node.args]
             if all(isinstance(a, float) for a in args):
-                return _apply(node.func.id, args)[0]
+                return _constant(node.func.id, args)
             return emit(node.func.id, args)
         raise DeriveError(f"'{type(node).__name__}' cannot be traced")  # pragma: no cover
 
@@ -216,11 +245,24 @@ def trace(text: str, point: dict[str, float]) -> dict:
         # a constant or a bare variable: make it one identity node so the trace is not empty
         top = emit("+", [top, 0.0])
     values = dict(point)
+    at = ", ".join(f"{v} = {point[v]:g}" for v in variables)
     for n in nodes:
         xs = [a if isinstance(a, float) else values[a] for a in n.args]
-        n.value, n.partials = _apply(n.op, xs)
-        if not math.isfinite(n.value):
-            raise DeriveError(f"{node_text(n)} overflows at the given point")
+        # the node that fails is named with what it was given: the value or the gradient
+        # is undefined at this point, though the expression may be defined elsewhere
+        given = ", ".join(f"{a} = {values[a]:g}" for a in n.args
+                          if not isinstance(a, float) and a not in point)
+        where = (f"'{text.strip()}' at {at}: node {n.name} = {node_text(n)}"
+                 f"{f' (with {given})' if given else ''}")
+        try:
+            n.value, n.partials = _apply(n.op, xs)
+        except Undefined as exc:
+            raise DeriveError(f"{where}: the value is undefined here: {exc}") from None
+        for arg, partial in zip(n.args, n.partials):
+            if not isinstance(arg, float) and not math.isfinite(partial):
+                raise DeriveError(f"{where}: the value is {n.value:g} but the gradient is "
+                                  f"undefined here: ∂{n.name}/∂{arg} is "
+                                  f"{'infinite' if math.isinf(partial) else 'undefined'}")
         values[n.name] = n.value
 
     adjoint = {name: 0.0 for name in [*variables, *[n.name for n in nodes]]}

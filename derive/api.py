@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from derive.errors import DeriveError
+from derive.errors import DeriveError, check_decimals
 
 
 def load_spec(path_or_dict=None):
@@ -161,8 +161,7 @@ def example(spec=None, activation: str | None = None, loss: str | None = None,
         spec = spec.with_loss(loss)
     if lr is not None:
         spec = spec.with_learning_rate(lr)
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 12:
-        raise DeriveError(f"decimals must be a whole number from 0 to 12, not {decimals!r}")
+    check_decimals(decimals)
     if isinstance(example, bool) or not isinstance(example, int) or example < 1:
         raise DeriveError(f"example must be a whole number from 1, not {example!r}")
     if example > len(spec.examples):
@@ -278,10 +277,12 @@ def train(spec=None, mode: str | None = None, *, batch_size: int | None = None,
     from derive import spec as specs
     from derive.numeric import train as training
 
+    check_decimals(decimals)
     if compare_modes and mode is not None:
         raise DeriveError("--compare-modes runs batch, sgd and minibatch; leave out --mode")
     if not compare_modes and mode is None:
-        raise DeriveError("--mode is needed: batch, sgd or minibatch (or --compare-modes)")
+        raise DeriveError("--mode is required: --mode batch, --mode sgd or --mode minibatch "
+                          "(or --compare-modes to run all three)")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise DeriveError(f"--seed must be a whole number from 0, not {seed!r}")
     if shuffle and mode == "batch":
@@ -384,6 +385,7 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
     """
     from derive.numeric import descend as dsc
 
+    check_decimals(decimals)
     data, lr, start = _as_text(data), _as_text(lr), _as_text(start)
     if isinstance(params, dict):
         params = [_as_text(params)]
@@ -539,6 +541,7 @@ def check(answers, spec=None, decimals: int | None = None, example: int | None =
     else:
         raise DeriveError(f"answers are a TOML file's path or a dict, not "
                           f"{type(answers).__name__}")
+    check_decimals(decimals)
     try:
         if index >= len(chosen.examples) or index < 0:
             raise DeriveError(f"{source}: example {index + 1}, but the spec has only "
@@ -592,8 +595,9 @@ class Problems(Document):
     def to_dict(self) -> dict:
         return self.answers
 
-    def files(self, fmt: str = "latex", title: str | None = None) -> dict:
-        """The files of the set in a format: name -> text (bytes for the Canvas zip)."""
+    def files(self, fmt: str = "latex", title: str | None = None, stream: bool = False) -> dict:
+        """The files of the set in a format: name -> text (bytes for the Canvas zip); with
+        stream, a quiz is a writer (binary file -> None) that writes it variant by variant."""
         from render import render_problems, to_json
 
         if fmt not in PROBLEM_FORMATS:
@@ -601,23 +605,40 @@ class Problems(Document):
 
             raise unknown("problem-set format", fmt, PROBLEM_FORMATS)
         if fmt in _QUIZ_FILES:
-            from render.quiz import moodle_xml, qti_zip
+            from render.quiz import check_canvas_places, moodle_xml, qti_zip, write_moodle, \
+                write_qti
 
-            quiz = moodle_xml(self.pset, title) if fmt == "moodle" else qti_zip(self.pset, title)
-            return {_QUIZ_FILES[fmt]: quiz, "answers.json": to_json(self.answers)}
+            if fmt == "qti":
+                check_canvas_places(self.pset.options.decimals)
+            if stream:
+                writer = write_moodle if fmt == "moodle" else write_qti
+                quiz = lambda fh: writer(self.pset, fh, title)  # noqa: E731
+            else:
+                quiz = moodle_xml(self.pset, title) if fmt == "moodle" else \
+                    qti_zip(self.pset, title)
+            return {_QUIZ_FILES[fmt]: quiz, "answers.json": to_json(self.answers),
+                    "submissions.csv": self.sheet()}
         if title is not None:
             raise DeriveError("--title names a quiz: use it with --format moodle or qti")
         rendered = render_problems(self.pset, fmt)
         ext = {"latex": "tex", "markdown": "md"}[fmt]
         return {f"problems.{ext}": rendered["problems"],
-                f"solutions.{ext}": rendered["solutions"], "answers.json": rendered["answers"]}
+                f"solutions.{ext}": rendered["solutions"], "answers.json": rendered["answers"],
+                "submissions.csv": self.sheet()}
+
+    def sheet(self) -> str:
+        """submissions.csv: the empty class sheet `derive grade` reads (header only)."""
+        from derive.grading import sheet_columns
+        from derive.submissions import empty_sheet
+
+        return empty_sheet(sheet_columns(self.pset.answers()))
 
     def write(self, directory, fmt: str = "latex", force: bool = False,
               title: str | None = None) -> list:
         """Write the files into directory (created if missing), all or none."""
         from derive.output import write_files
 
-        return write_files(directory, self.files(fmt, title), force)
+        return write_files(directory, self.files(fmt, title, stream=True), force)
 
     def render(self, fmt: str, **options) -> str:
         files = self.files(fmt if fmt != "json" else "markdown")
@@ -664,7 +685,7 @@ MAX_VARIANTS = 1000  # one per student: a large class; more would run for hours
 def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
              activation: str | None = None, loss: str | None = None, lr: float | None = None,
              decimals: int = 3, choices: int | None = None, dead_units: bool = False,
-             progress=None) -> Problems:
+             alpha: float | None = None, progress=None) -> Problems:
     """Problem sets in seeded variants: kinds "forward,backward,update" (or a list) from
     activation, loss, forward, backward, update, step, descent, batch, minima.  Variant k is
     the same whatever `variants` is; the same seed and options give the same files.
@@ -699,8 +720,14 @@ def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
                               "update, step")
     if lr is not None and not (0 < lr < 100):
         raise DeriveError(f"--lr must be greater than 0 (and sensible), not {lr}")
+    if alpha is not None:
+        alpha = _finite(alpha, "--alpha")
+        if activation is None or "alpha" not in activation_def(activation).defaults:
+            raise DeriveError("--alpha sets the parameter of leaky_relu or elu: give "
+                              "--activation leaky_relu or --activation elu with it")
     options = Options(network=sizes, activation=activation, loss=loss, lr=lr,
-                      decimals=decimals, choices=choices, dead_units=bool(dead_units))
+                      decimals=decimals, choices=choices, dead_units=bool(dead_units),
+                      alpha=alpha)
     return Problems(generate(names, variants, seed, options, progress=progress))
 
 
@@ -731,10 +758,22 @@ class Derivation(Document):
         return "$$\\begin{aligned} &" + " \\\\ &= ".join(lines) + "\\end{aligned}$$"
 
 
-def activation(name: str | None = None, *, expr: str | None = None) -> Derivation:
+def _finite(value, what: str) -> float:
+    """A parameter value given on the command line or to the API: a finite real number."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DeriveError(f"{what} must be a finite number, not {value!r}")
+    return float(value)
+
+
+def activation(name: str | None = None, *, expr: str | None = None,
+               alpha: float | None = None) -> Derivation:
     """An activation's derivative step by step, its form in the unit's output, its range and
     where its gradient vanishes: a registered name (sigmoid, tanh, relu, ...) or a custom
-    expression in z (expr="z/(1 + abs(z))"), read by the safe parser, never evaluated."""
+    expression in z (expr="z/(1 + abs(z))"), read by the safe parser, never evaluated.
+    alpha sets the parameter of leaky_relu and elu (any real number; the form in the output
+    holds only for alpha >= 0, and the document says why not below)."""
     from derive import explain
     from derive.symbolic.definitions import ACTIVATIONS, activation_def
 
@@ -744,7 +783,13 @@ def activation(name: str | None = None, *, expr: str | None = None) -> Derivatio
         raise DeriveError(f"give an activation NAME ({', '.join(ACTIVATIONS)}) or --expr "
                           f"\"EXPRESSION in z\"")
     defn = explain.custom_definition(expr) if expr is not None else activation_def(name)
-    doc = explain.activation_document(defn)
+    params = {}
+    if alpha is not None:
+        if "alpha" not in defn.defaults:
+            raise DeriveError(f"--alpha: the activation '{defn.name}' has no parameter alpha "
+                              f"(leaky_relu and elu have)")
+        params["alpha"] = _finite(alpha, "--alpha")
+    doc = explain.activation_document(defn, params)
     return Derivation("activation", doc, explain.activation_json(doc))
 
 
@@ -797,3 +842,137 @@ def graph(expr: str, at: str | None = None, **values) -> Graph:
     point = parse_point(at) if at is not None else \
         parse_point(",".join(f"{k}={float(v)!r}" for k, v in values.items()))
     return Graph(trace(expr, point))
+
+
+GRADE_FORMATS = ("text", "markdown", "html", "json")
+
+
+class Grades(Document):
+    """A class graded from its sheet: `derive grade`.  As a document it is the class report
+    (text, markdown, html; json is DESIGN.md's); files() holds everything OUTDIR gets."""
+
+    template = "grade_report"
+
+    def __init__(self, grades):
+        self.grades = grades
+
+    @property
+    def students(self) -> list[dict]:
+        return [s.to_dict() for s in self.grades.students]
+
+    @property
+    def columns(self) -> list[dict]:
+        return [c.to_dict() for c in self.grades.columns]
+
+    @property
+    def summary(self) -> dict:
+        return self.to_dict()["summary"]
+
+    def to_dict(self) -> dict:
+        return self.grades.to_dict()
+
+    def _common(self) -> dict:
+        g = self.grades
+        c = g.credit
+        credit = ("all of its points" if c == 1 else "no points" if c == 0
+                  else f"{c:g} of its points")
+        return {"pp": g.points_places, "credit_text": credit,
+                "title": f"problem set seed {g.key.seed}"}
+
+    def context(self, fmt: str = "text") -> dict:
+        from markupsafe import Markup
+
+        from derive.grading import mistake_titles
+        from render import grades as gr
+
+        if fmt not in GRADE_FORMATS:
+            raise DeriveError(f"a class report renders as {', '.join(GRADE_FORMATS)}, "
+                              f"not {fmt}")
+        histogram = (Markup(gr.histogram_svg(self.grades.histogram)) if fmt == "html"
+                     else gr.histogram_text(self.grades.histogram))
+        titles = mistake_titles()
+        return {"doc": self.grades, "histogram": histogram, "titles": titles,
+                "printable": gr.printable, **self._common()}
+
+    def feedback(self, student, fmt: str = "html") -> str:
+        """One student's marked sheet (a derive.grading.Student, or its index)."""
+        return self._feedback(student, fmt, *self._parts(fmt))
+
+    def _statements(self, fmt: str) -> dict:
+        """What each problem gives (its network drawn, the values it states), made once per
+        problem: the same for every student of its variant."""
+        from markupsafe import Markup
+
+        from render import render
+
+        out = {}
+        for student in self.grades.students:  # the variants some student has, each once
+            for section in student.sections:
+                if section.id not in out:
+                    out[section.id] = Markup(render("_grade_problem", fmt,
+                                                    sec=section).strip("\n"))
+        return out
+
+    def _parts(self, fmt: str):
+        """What every feedback page of the class shares: its template, the problems'
+        statements, the rows already made."""
+        from render import environment
+        from render.grades import Rows
+
+        template = environment(fmt).get_template(f"{fmt}/grade_feedback.j2")
+        return template, self._statements(fmt), Rows(fmt, self.grades.points_places)
+
+    def _feedback(self, student, fmt: str, template, statements: dict, rows) -> str:
+        if isinstance(student, int):
+            student = self.grades.students[student]
+        return template.render(s=student, key=self.grades.key, statements=statements,
+                               rows=rows, **self._common())
+
+    def files(self) -> dict:
+        """Everything OUTDIR gets: path inside it -> text."""
+        from render import grades as gr
+
+        out = {"grades.csv": gr.grades_csv(self.grades),
+               "report.html": self.render("html"), "report.md": self.render("markdown")}
+        for fmt, ext in (("html", "html"), ("markdown", "md")):
+            parts = self._parts(fmt)
+            for s in self.grades.students:
+                out[f"feedback/{s.feedback}.{ext}"] = self._feedback(s, fmt, *parts)
+        return out
+
+    def write(self, directory, force: bool = False) -> list:
+        """Write every file into directory (created if missing), all or none."""
+        from derive.output import write_files
+
+        return write_files(directory, self.files(), force)
+
+
+def grade(problem_set, submissions, *, points=None,
+          carried_forward_credit: float = 1.0) -> Grades:
+    """Mark a whole class: problem_set is the directory `derive problems` wrote (or its
+    answers.json), submissions the class sheet (CSV: student, variant, then KIND.NAME
+    columns).  points: a POINTS.toml path or a dict ({"forward.o4": 2, "forward": 1,
+    "default": 1}); carried_forward_credit: the share of its points a value right only from
+    the student's own wrong earlier values earns (0 to 1).  Each value is marked as
+    `derive check` marks it."""
+    from derive import grading, submissions as sheets
+
+    key = grading.load_key(problem_set)
+    if points is None:
+        table = grading.points_table(key)
+    elif isinstance(points, dict):
+        table = grading.points_table(key, points, "points")
+    elif isinstance(points, (str, Path)):
+        table = grading.load_points(points, key)
+    else:
+        raise DeriveError(f"points are a POINTS.toml path or a dict, not "
+                          f"{type(points).__name__}")
+    if isinstance(carried_forward_credit, bool) or not isinstance(carried_forward_credit,
+                                                                   (int, float)):
+        raise DeriveError(f"carried_forward_credit must be a number from 0 to 1, not "
+                          f"{carried_forward_credit!r}")
+    if not isinstance(submissions, (str, Path)):
+        raise DeriveError(f"submissions is the class sheet's path (CSV), not "
+                          f"{type(submissions).__name__}")
+    sheet = sheets.read(submissions, key.columns)
+    return Grades(grading.grade(key, sheet, table, float(carried_forward_credit)))

@@ -14,13 +14,15 @@ import click
 
 from derive.commands._common import (  # noqa: E402,F401  (re-exported for commands)
     DOCUMENT_FORMATS,
+    complete_layer_activation,
+    complete_loss,
     emit,
     format_option,
     friendly,
     output_format,
     output_options,
 )
-from derive.errors import DeriveError
+from derive.errors import DECIMALS, DeriveError
 from derive.symbolic.definitions import ACTIVATIONS, LOSSES
 
 
@@ -70,13 +72,14 @@ def main():
 @main.command()
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
               help="Network spec (TOML). Default: the lecture's 3-2-1 example.")
-@click.option("--activation", metavar="NAME",
+@click.option("--activation", metavar="NAME", shell_complete=complete_layer_activation,
               help=f"Use this activation in every layer: {', '.join(ACTIVATIONS)}.")
-@click.option("--loss", metavar="NAME", help=f"Loss: {', '.join(LOSSES)}.")
+@click.option("--loss", metavar="NAME", shell_complete=complete_loss,
+              help=f"Loss: {', '.join(LOSSES)}.")
 @click.option("--lr", type=float, help="Learning rate η (default: the spec's).")
 @click.option("--example", "example_no", type=click.IntRange(min=1), default=1,
               show_default=True, help="Which of the spec's [[examples]] to use.")
-@click.option("--decimals", type=click.IntRange(0, 12), default=3, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=3, show_default=True,
               help="Places shown for net inputs, outputs and parameters (one more for "
                    "error terms, gradients and the loss).")
 @click.option("--rounding", type=click.Choice(["exact", "hand"]), default="exact",
@@ -129,6 +132,7 @@ def samples(directory, force):
 from derive.commands.train import train as _train; main.add_command(_train)  # noqa: E402
 from derive.commands.descend import descend as _descend; main.add_command(_descend)  # noqa: E402
 from derive.commands.check import check as _check; main.add_command(_check)  # noqa: E402
+from derive.commands.grade import grade as _grade; main.add_command(_grade)  # noqa: E402
 from derive.commands.problems import problems as _problems; main.add_command(_problems)  # noqa: E402
 from derive.commands.activation import activation as _activation; main.add_command(_activation)  # noqa: E402,E501
 from derive.commands.loss import loss as _loss; main.add_command(_loss)  # noqa: E402,E501

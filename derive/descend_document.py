@@ -50,6 +50,7 @@ def fit_document(model, xs, ys, runs: list[FitRun], *, preset: dict | None,
     losses = [s["loss"] for r in runs for s in r.steps]
     return {
         "kind": "fit", "model": model.text, "model_latex": model.latex,
+        "model_oneline": model.oneline,
         "params": list(model.params), "data": [{"x": x, "y": y} for x, y in zip(xs, ys)],
         "preset": preset, "decimals": decimals,
         "runs": [{"lr": r.lr, "diverged": r.verdict.diverged, "crawling": r.verdict.crawling,
@@ -108,6 +109,7 @@ def minimize_document(fn: Function1, runs: list[MinimizeRun], points: dict, *,
     return {
         "kind": "minimize", "function": fn.text, "function_latex": fn.latex,
         "derivative": fn.derivative, "derivative_latex": fn.derivative_latex,
+        "function_oneline": fn.oneline, "derivative_oneline": fn.derivative_oneline,
         "lr": runs[0].lr if runs else None, "decimals": decimals, "runs": docs,
         "stationary_points": [dict(p, name=KIND_NAMES[p["kind"]]) for p in points["points"]],
         "method": points["method"],

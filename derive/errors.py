@@ -27,3 +27,16 @@ def unknown(what: str, name: str, choices) -> DeriveError:
         f"unknown {what} '{name}'{did_you_mean(name, choices)}; "
         f"choose one of: {', '.join(choices)}"
     )
+
+
+# places a person can read: 0 shows σ(0) = 1 for o = 0.525 and 1 − 0.525, more than 6 only noise
+DECIMALS = (1, 6)
+
+
+def check_decimals(value, what: str = "decimals") -> int:
+    """The places asked for (net inputs, outputs and parameters; one more for error terms,
+    gradients and losses): a whole number from 1 to 6, else a DeriveError naming `what`."""
+    low, high = DECIMALS
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise DeriveError(f"{what} must be a whole number from {low} to {high}, not {value!r}")
+    return value

@@ -37,19 +37,25 @@ def no_gradient_note(record: dict) -> str | None:
             "trained by the perceptron rule; derive example, train and problems refuse it.")
 
 
-def activation_document(defn: ActivationDef) -> dict:
-    record = cache.activation(defn)
+def activation_document(defn: ActivationDef, params: dict | None = None) -> dict:
+    """The derivation of an activation; with params (alpha = -0.5) its output form, range and
+    vanishing gradient are those for these values (the derivation itself is symbolic)."""
+    from derive.symbolic.definitions import at_params
+
+    record = cache.activation(at_params(defn, params or {}))
     return {
         "name": defn.name,
         "symbol": defn.symbol,
         "description": defn.description,
         "definition": defn.expression,
         "params": record["params"],
+        "defaults": defn.defaults,
         "context": record.get("context", {}),
         "elementwise": record["elementwise"],
         "function": record["function"],
         "derivative": record["derivative"],
         "derivative_from_output": record["derivative_from_output"],
+        "no_output_form": record.get("no_output_form"),
         "steps": record["steps"],
         "has_gradient": record["has_gradient"],
         "no_gradient": no_gradient_note(record),
@@ -77,6 +83,7 @@ def activation_json(doc: dict) -> dict:
                   "derivative_from_output": form["latex"] if form else None},
         "has_gradient": doc["has_gradient"],
         "no_gradient": doc["no_gradient"],
+        "no_output_form": doc["no_output_form"],
         "params": doc["params"],
         "range": doc["range"],
         "vanishing": doc["vanishing"],
@@ -115,6 +122,24 @@ def _table(loss_name: str, act_name: str) -> list[dict]:
     return rows
 
 
+def _range(loss_name: str, act_name: str) -> dict:
+    """E's range for one output unit with target 1 and with target 0, over the outputs the
+    output activation can produce (derive.numeric.ranges.loss_range: the same function the
+    loss problems use).  A target for which E does not depend on o (ce, t = 0) is left out."""
+    from derive.numeric.ranges import loss_range, output_interval
+
+    rows = []
+    for t in (1.0, 0.0):
+        r = loss_range(loss_name, act_name, targets=(t,))
+        if r["low"] == r["high"]:
+            continue
+        rows.append({"target": t, "minimum": r["low"], "minimum_attained": r["low_reached"],
+                     "minimum_at": r["low_at"][0], "maximum": r["high"],
+                     "maximum_attained": r["high_reached"], "maximum_at": r["high_at"][0]})
+    outputs = output_interval(act_name)
+    return {"outputs": outputs, "domain": [outputs["low"], outputs["high"]], "by_target": rows}
+
+
 def loss_document(loss_name: str, output_activation: str | None = None) -> dict:
     from derive.spec import check_pairing
 
@@ -142,7 +167,7 @@ def loss_document(loss_name: str, output_activation: str | None = None) -> dict:
         "Err_in_output": pairing["in_output"],
         "Err_context": pairing.get("context", {}),
         "steps": record["steps"] + pairing["steps"],
-        "range": record["range"],
+        "range": _range(loss_name, act_name),
         "table": _table(loss_name, act_name),
     }
 

@@ -26,6 +26,8 @@ from fractions import Fraction
 
 from derive.errors import DeriveError
 
+MAX_ARGS = 6  # of max() and min(): one branch per set of tied arguments, 2^n - 1 of them
+
 MAX_LENGTH = 2000  # characters of expression text
 MAX_DEPTH = 60  # nesting of the syntax tree
 MAX_POWER = 64  # largest numeric exponent of a power of a variable (z**64)
@@ -44,7 +46,7 @@ FUNCTIONS = {
 def _sympy_functions():
     import sympy as sp
 
-    from derive.symbolic.primitives import sigmoid, softplus
+    from derive.symbolic.primitives import sigmoid, softplus, tie_extreme
 
     def relu(x):
         return sp.Piecewise((x, x > 0), (0, True))
@@ -52,15 +54,13 @@ def _sympy_functions():
     def where(cond, a, b):
         return sp.Piecewise((a, cond), (b, True))
 
-    def as_piecewise(f):
-        return lambda *args: f(*args).rewrite(sp.Piecewise)
-
     return {
         "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sin": sp.sin,
         "cos": sp.cos, "tanh": sp.tanh, "erf": sp.erf, "sigmoid": sigmoid,
         "softplus": softplus, "relu": relu, "where": where,
-        # Max/Min become Piecewise so that derivatives at the kink follow PyTorch's convention
-        "max": as_piecewise(sp.Max), "min": as_piecewise(sp.Min),
+        # Piecewise with a branch for each tie, so that a tie splits the gradient evenly
+        # whatever the order of the arguments (DESIGN.md); relu'(0) = 0 is relu's own
+        "max": lambda *a: tie_extreme("max", *a), "min": lambda *a: tie_extreme("min", *a),
     }
 
 
@@ -139,11 +139,14 @@ def _digits(value) -> float:
     return math.log10(max(abs(int(p)), abs(int(q)), 1))
 
 
-def parse(text: str, variables, *, what: str = "expression", functions=None):
+def parse(text: str, variables, *, what: str = "expression", functions=None,
+          defined_everywhere: bool = True):
     """Parse ``text`` into a SymPy expression in the given variable names (real symbols).
 
     ``variables`` is an iterable of allowed symbol names; ``functions`` optionally narrows the
-    whitelist.  Raises DeriveError naming ``what`` for anything outside the grammar.
+    whitelist.  Raises DeriveError naming ``what`` for anything outside the grammar.  With
+    defined_everywhere=False an expression undefined somewhere (1/relu(x), infinite for
+    x <= 0) passes: `derive graph` evaluates at one point and judges that point itself.
     """
     tree = syntax_tree(text, what)
     allowed = set(functions if functions is not None else FUNCTIONS)
@@ -262,6 +265,8 @@ def parse(text: str, variables, *, what: str = "expression", functions=None):
             arity = FUNCTIONS[name]
             if arity is None and len(node.args) < 2:
                 fail(node, f"{name}() needs at least two arguments")
+            if arity is None and len(node.args) > MAX_ARGS:
+                fail(node, f"{name}() takes at most {MAX_ARGS} arguments")
             if arity is not None and len(node.args) != arity:
                 fail(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}")
             args = [walk(a, depth + 1, in_where=(name == "where" and i == 0))
@@ -275,6 +280,6 @@ def parse(text: str, variables, *, what: str = "expression", functions=None):
         expr = walk(tree, 0)
     except RecursionError:
         raise DeriveError(f"{what} is nested too deeply") from None
-    if expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+    if defined_everywhere and expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
         raise DeriveError(f"{what} '{text}' is undefined (division by zero or infinity)")
     return expr

@@ -8,7 +8,9 @@ weight from their Err and o), so one early slip costs one mark; a right value th
 wrong earlier one is marked ``carried_forward``.
 
 Tolerance: half a unit in the last place the student wrote (read from the text, since TOML
-drops trailing zeros) plus the rounding carried from earlier steps: each given earlier value
+drops trailing zeros), or in the last place asked where fewer were written (the value is read
+padded with zeros: b4 = -0.4 with 3 places asked is -0.400, right only if the answer is), plus
+the rounding carried from earlier steps: each given earlier value
 may stand for anything that rounds to it, each unwritten intermediate may have been rounded
 to the digits shown; both propagate through the step's partial derivatives.  The exact chain
 and the hand-rounded chain (every value rounded as it is computed) both count.
@@ -20,6 +22,7 @@ formula beside it.  Plain data only: render/ lays it out.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -28,13 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.errors import DeriveError, did_you_mean
+from derive.errors import DeriveError, check_decimals, did_you_mean
+from derive.intervals import half_unit, within  # the one interval rule (key, quizzes, check)
 from derive.numeric import functions
-from derive.numeric.network import Rounding
+from derive.numeric.network import Rounding, round_half_up
 from derive.spec import Spec
 from derive.symbolic.definitions import activation_def, loss_def
 
 RESERVED = ("spec", "decimals", "example")
+TOO_FEW_PLACES = ("too_few_places", "too few places")  # not a model: a value read padded
 
 # The mistake models, simplest first: a wrong value matched by several is named by the first.
 MISTAKES = {
@@ -45,6 +50,7 @@ MISTAKES = {
     "bias_not_updated": "bias not updated",
     "bias_updated_with_o": "bias updated with o",
     "bias_left_out": "bias left out",
+    "output_fprime_left_out": "f′ left out of the output error term",
     "derivative_of_net": "f′ of the net input",
     "updated_weights": "updated weights in the backward pass",
     "rounding_drift": "rounding drift",
@@ -52,6 +58,7 @@ MISTAKES = {
 
 _NUMBER = re.compile(r"[+-]?(?:0[xob][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.([0-9][0-9_]*))?"
                      r"(?:[eE]([+-]?[0-9][0-9_]*))?)")
+_PLAIN = re.compile(r"-?[0-9]+\.([0-9]+)")
 _LINE = re.compile(r"""^\s*(?:"([^"\\]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=\s*(.*?)\s*(?:#.*)?$""")
 
 
@@ -66,11 +73,6 @@ def places_of(text: str) -> int:
     if exp:
         places -= int(exp.replace("_", ""))
     return places
-
-
-def half_unit(places: int) -> float:
-    """Half a unit in the last place written."""
-    return 0.5 * 10.0 ** (-places)
 
 
 def parse_number(text: str, where: str) -> float:
@@ -131,11 +133,16 @@ class Result:
     tolerance: float
     chain: str | None  # which chain matched: exact, hand (None: wrong)
     formula: str  # the right formula, in the machine names
+    model: float = math.nan  # the model answer: the right chain from the spec alone
+    # recomputed from the student's own earlier values, where one of them was wrong and this
+    # differs from the model answer at the places shown (else None)
+    from_your_values: float | None = None
 
     def to_dict(self) -> dict:
         return {"name": self.name, "given": self.given, "expected": self.expected,
                 "ok": self.ok, "carried_forward": self.carried_forward,
-                "diagnosis": self.diagnosis}
+                "diagnosis": self.diagnosis, "model_answer": self.model,
+                "from_your_values": self.from_your_values}
 
 
 @dataclass(frozen=True)
@@ -156,29 +163,59 @@ class CheckReport:
         return {"ok": self.ok, "results": [r.to_dict() for r in self.results]}
 
 
+def structure(spec: Spec) -> tuple:
+    """What networks must share to be marked in one batch: the layer sizes, each layer's
+    activation (with its parameters) and the loss.  Weights, biases, the example and the
+    learning rate may differ from row to row."""
+    return (spec.sizes, tuple((layer.activation, layer.params) for layer in spec.layers),
+            spec.loss)
+
+
 class Computation:
-    """The network's one training step on one example, unit by unit in computation order.
+    """One training step of a batch of networks of one structure (rows: one network each,
+    e.g. each student's variant), unit by unit in computation order.
 
     Each quantity is computed by `value(q, v, model)` from the values `v` of the quantities
-    before it; `model` (a mistake model id and its parameter) makes one classic slip.
+    before it, for every row at once (arrays of shape (rows,)); `model` (a mistake model id
+    and its parameter) makes one classic slip.  A batch of one row is `derive check`; a whole
+    class is `derive grade`: the same arithmetic, in the same order, so the same numbers.
     """
 
-    def __init__(self, spec: Spec, example: int = 0, decimals: int = 3):
-        self.spec = spec
+    def __init__(self, specs, example: int = 0, decimals: int = 3):
+        specs = [specs] if isinstance(specs, Spec) else list(specs)
+        spec = specs[0]
+        self.spec = spec  # the structure (and the title, the loss) of the batch
+        self.specs = specs
+        self.rows = len(specs)
         self.decimals = decimals
         self.L = len(spec.layers)
+        shape = structure(spec)
+        distinct = {id(s): s for s in specs}.values()  # rows of one variant share a spec
+        if any(structure(s) != shape for s in distinct):
+            raise ValueError("a batch holds networks of one structure only")
         self.acts = [functions.activation(layer.activation, layer.params)
                      for layer in spec.layers]
         self.defs = [activation_def(layer.activation) for layer in spec.layers]
         self.loss = functions.loss(spec.loss)
-        self.W = [np.array(layer.weights, dtype=float) for layer in spec.layers]
-        self.b = [np.array(layer.biases, dtype=float) for layer in spec.layers]
-        ex = spec.examples[example]
-        self.x = [float(v) for v in ex.input]
-        self.t = np.array([ex.target], dtype=float)
-        self.eta = spec.learning_rate
+        # each network read once (rows of one variant share one), then laid out row by row
+        index = {}
+        self.network_of = np.array([index.setdefault(id(s), len(index)) for s in specs],
+                                   dtype=int)
+        nets = list({id(s): s for s in specs}.values())
+        rows = self.network_of
+        self.W = [np.array([s.layers[n].weights for s in nets], dtype=float).reshape(
+            len(nets), spec.sizes[n + 1], spec.sizes[n])[rows] for n in range(self.L)]
+        self.b = [np.array([s.layers[n].biases for s in nets], dtype=float).reshape(
+            len(nets), spec.sizes[n + 1])[rows] for n in range(self.L)]
+        exs = [s.examples[example] for s in nets]
+        self.x = np.array([ex.input for ex in exs], dtype=float).reshape(len(nets), -1)[rows]
+        self.t = np.array([ex.target for ex in exs], dtype=float).reshape(len(nets), -1)[rows]
+        self.eta = np.array([s.learning_rate for s in nets], dtype=float)[rows]
+        self.example = example
+        self.unit_numbers = [tuple(spec.units(n)) for n in range(self.L + 1)]
         self.order = self._plan()
         self.by_name = {q.name: q for q in self.order}
+        self._formulas: dict[str, str] = {}
 
     # -- the plan ------------------------------------------------------------------------
     def _fprime_needs_net(self, n: int) -> bool:
@@ -224,94 +261,111 @@ class Computation:
         """The quantities a student can give, in computation order."""
         return [q.name for q in self.order if q.kind != "input"]
 
-    # -- one step --------------------------------------------------------------------------
-    def _fprime(self, n: int, i: float, o: float, model) -> float:
+    # -- one step, every row at once ---------------------------------------------------------
+    def _column(self, x) -> np.ndarray:
+        """A function's value as one number per row (a constant derivative comes back as a
+        scalar)."""
+        return np.array(np.broadcast_to(np.asarray(x, dtype=float), (self.rows,)))
+
+    def _fprime(self, n: int, i, o, model):
         act = self.acts[n - 1]
         if model[0] == "derivative_of_net" and act.df_from_output is not None:
-            return float(np.asarray(act.df_from_output(a=np.array([i]), **dict(act.params)))
-                         .ravel()[0])
-        return float(np.asarray(act.derivative(np.array([i]), np.array([o]))).ravel()[0])
+            return self._column(act.df_from_output(a=i, **dict(act.params)))
+        return self._column(act.derivative(i, o))
 
-    def value(self, q: Quantity, v: dict, model=(None, None), rnd: Rounding = Rounding()) -> float:
-        spec, n, u = self.spec, q.layer, q.unit
+    def _outputs(self, v: dict) -> np.ndarray:
+        nan = np.full(self.rows, np.nan)
+        return np.stack([v.get(f"o{k}", nan) for k in self.unit_numbers[self.L]], axis=1)
+
+    def value(self, q: Quantity, v: dict, model=(None, None), rnd: Rounding = Rounding()):
+        units, n, u = self.unit_numbers, q.layer, q.unit
         mid, par = model
         if q.kind == "input":
-            return self.x[u]
+            return self.x[:, u]
         if q.kind == "net":
-            s = sum(float(self.W[n - 1][u, j]) * v[f"o{k}"]
-                    for j, k in enumerate(spec.units(n - 1)))
-            return s if mid == "bias_left_out" else s + float(self.b[n - 1][u])
+            s = 0.0
+            for j, k in enumerate(units[n - 1]):
+                s = s + self.W[n - 1][:, u, j] * v[f"o{k}"]
+            return s if mid == "bias_left_out" else s + self.b[n - 1][:, u]
         if q.kind == "out":
             act = self.acts[n - 1]
             if self.defs[n - 1].elementwise:
-                return float(np.asarray(act(np.array([v[f"i{spec.units(n)[u]}"]]))).ravel()[0])
-            z = np.array([[v[f"i{k}"] for k in spec.units(n)]])
-            return float(np.asarray(act(z))[0, u])
-        outs = np.array([[v.get(f"o{k}", np.nan) for k in spec.units(self.L)]])
+                return self._column(act(v[f"i{units[n][u]}"]))
+            z = np.stack([v[f"i{k}"] for k in units[n]], axis=1)
+            return self._column(np.asarray(act(z))[:, u])
         if q.kind == "loss":
-            E = float(self.loss.per_example(outs, self.t)[0])
+            E = self._column(self.loss.per_example(self._outputs(v), self.t))
             return E * par if mid == "factor_2" else E
-        k = spec.units(n)[u]
+        k = units[n][u]
         if q.kind == "err":
             f1 = self._fprime(n, v[f"i{k}"], v[f"o{k}"], model)
             if n == self.L:
-                g = float(self.loss.gradient(outs, self.t)[0, u])
-                e = -g * f1
+                outs = self._outputs(v)
+                g = np.broadcast_to(self.loss.gradient(outs, self.t), outs.shape)[:, u]
+                # the classic slip: Err = −∂E/∂o, the factor f′(i) left out (t − o for half_sse)
+                e = -g if mid == "output_fprime_left_out" else -g * f1
                 if mid == "factor_2":
-                    e *= par
+                    e = e * par
                 return -e if mid == "sign_error" else e
             s = 0.0
-            for m, km in enumerate(spec.units(n + 1)):
-                w = float(self.W[n][m, u])
+            for m, km in enumerate(units[n + 1]):
+                w = self.W[n][:, m, u]
                 if mid == "updated_weights":
                     w = _round(w + self.eta * v[f"Err{km}"] * v[f"o{k}"], rnd, False)
-                s += w * v[f"Err{km}"]
+                s = s + w * v[f"Err{km}"]
             return f1 * s
         err = v[f"Err{k}"]
-        o_j = v[f"o{spec.units(n - 1)[q.source]}"] if q.source >= 0 else 1.0
+        o_j = v[f"o{units[n - 1][q.source]}"] if q.source >= 0 else 1.0
         sign = -1.0 if mid == "sign_update" else 1.0
         if q.kind in ("grad_w", "grad_b"):
-            return -sign * err * o_j
+            return self._column(-sign * err * o_j)
         eta = 1.0 if mid == "no_learning_rate" else self.eta
         if q.kind == "weight":
-            return float(self.W[n - 1][u, q.source]) + sign * eta * err * o_j
-        old = float(self.b[n - 1][u])
+            return self.W[n - 1][:, u, q.source] + sign * eta * err * o_j
+        old = self.b[n - 1][:, u]
         if mid == "bias_not_updated":
-            return old
+            return old.copy()
         if mid == "bias_updated_with_o":
             return old + self.eta * err * v[f"o{k}"]
         return old + sign * eta * err
 
-    def rounded(self, q: Quantity, x: float, rnd: Rounding) -> float:
+    def rounded(self, q: Quantity, x, rnd: Rounding):
         if q.kind == "input":
             return x
         return _round(x, rnd, q.error_like)
 
-    def chain(self, given: dict[str, float], model=(None, None), places: int | None = None):
-        """(raw, expected): each quantity computed from the student's values where given,
-        else from this chain's own; expected is raw rounded as the chain rounds."""
+    def chain(self, given: dict, model=(None, None), places: int | None = None):
+        """(raw, expected, used): each quantity computed from the given values (name -> one
+        number per row, NaN where that row gave none), else from this chain's own; expected
+        is raw rounded as the chain rounds, used what the next steps were computed from."""
         rnd = Rounding(places)
+        drift = model[0] == "rounding_drift"
         used, raw, expected = {}, {}, {}
         for q in self.order:
             r = self.value(q, used, model, rnd)
             raw[q.name] = r
             expected[q.name] = e = self.rounded(q, r, rnd)
-            if q.name in given and q.kind != "input":
-                g = given[q.name]
-                used[q.name] = self.rounded(q, g, rnd) if model[0] == "rounding_drift" else g
-            else:
+            g = given.get(q.name) if q.kind != "input" else None
+            if g is None:
                 used[q.name] = e
+            else:
+                used[q.name] = np.where(np.isnan(g), e, self.rounded(q, g, rnd) if drift else g)
         return raw, expected, used
 
-    def partial(self, q: Quantity, v: dict, dep: str, model=(None, None)) -> float:
+    def partial(self, q: Quantity, v: dict, dep: str, model=(None, None)):
         x = v[dep]
-        h = 1e-6 * max(1.0, abs(x))
+        h = 1e-6 * np.maximum(1.0, np.abs(x))
         up, down = dict(v), dict(v)
         up[dep], down[dep] = x + h, x - h
         return (self.value(q, up, model) - self.value(q, down, model)) / (2 * h)
 
     # -- formulas (plain text in the machine names) ---------------------------------------------
     def formula(self, q: Quantity) -> str:
+        if q.name not in self._formulas:
+            self._formulas[q.name] = self._formula(q)
+        return self._formulas[q.name]
+
+    def _formula(self, q: Quantity) -> str:
         spec, n, u = self.spec, q.layer, q.unit
         if q.kind == "net":
             k = spec.units(n)[u]
@@ -347,12 +401,48 @@ class Computation:
         return "(" + _subst(rec["derivative"]["expression"], z=f"i{k}") + ")"
 
 
-def _round(x: float, rnd: Rounding, error_like: bool) -> float:
+def round_half_up_rows(x, places: int) -> np.ndarray:
+    """derive.numeric.network.round_half_up for a whole array at once, with the same result:
+    the decimal digits shown, a half rounded away from zero, judged on the decimal the float
+    stands for (derive.intervals.decimal: its shortest repr, or its 15 significant digits where
+    the repr is longer, so 0.33864999999999995 is the half 0.33865).
+
+    Away from a half, floor(|x|·10^p + ½) is that answer (the float error of |x|·10^p, and the
+    step to 15 digits, are far below 1e-6 of a unit while it is below 1e9).  Near a half k + ½
+    the half itself as a float, t = (k + ½)/10^p, decides: division of exact integers by an
+    exact power of ten is correctly rounded, so t is the float the decimal half reads as, and
+    two decimals of at most 15 digits never share a float; the value's decimal at 15 digits
+    is at or above the half iff its float is at or above t.  Huge, infinite and NaN values take
+    the decimal route itself."""
+    x = np.asarray(x, dtype=float)
+    scale = 10.0 ** places
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = np.abs(x) * scale
+        k = np.floor(y)
+        near = np.abs(y - k - 0.5) <= 1e-6
+        up = y - k >= 0.5
+        if near.any():
+            at15 = np.array([float(format(v, ".15g")) for v in np.abs(x[near]).tolist()])
+            up = np.array(up)
+            up[near] = at15 >= (k[near] + 0.5) / scale
+        out = np.copysign((k + up) / scale, x) + 0.0
+    slow = ~(y < 1e9)
+    if slow.any():
+        out = np.array(out)
+        for i in zip(*np.nonzero(slow)):
+            out[i] = round_half_up(float(x[i]), places)
+    return out
+
+
+def _round(x, rnd: Rounding, error_like: bool):
     """Rounded as the chain rounds; a value beyond any hand calculation (a wildly wrong
     answer carried on) is left as it is."""
-    if rnd.places is None or not math.isfinite(x) or abs(x) >= 1e15:
-        return float(x)
-    return float(rnd.error(x) if error_like else rnd.value(x))
+    if rnd.places is None:
+        return x
+    x = np.asarray(x, dtype=float)
+    keep = ~np.isfinite(x) | (np.abs(np.nan_to_num(x)) >= 1e15)
+    r = round_half_up_rows(np.where(keep, 0.0, x), rnd.places + (1 if error_like else 0))
+    return np.where(keep, x, r)
 
 
 def _subst(expr: str, **names) -> str:
@@ -362,11 +452,24 @@ def _subst(expr: str, **names) -> str:
     return expr.replace("**", "^").replace("*", "·").replace(" - ", " − ")
 
 
-def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
+def _messages(comp: Computation, q: Quantity, model, decimals: int, eta: float) -> str:
+    if model[0] == "output_fprime_left_out":
+        k = comp.spec.units(comp.L)[0] if q.kind != "err" or q.layer != comp.L else \
+            comp.spec.units(q.layer)[q.unit]
+        minus = _subst(comp.loss.record["minus_dE_do"]["expression"], o=f"o{k}", t=f"t{k}")
+        own = q.kind == "err" and q.layer == comp.L
+        return ((f"the factor f′(i{k}) was left out of the output's error term: "
+                 if own else f"the output's error term was taken without its factor f′(i{k}), "
+                             f"and this value follows from it: ")
+                + f"Err{k} = −∂E/∂o{k} · f′(i{k}), not −∂E/∂o{k} = {minus} alone")
+    return _message(comp.spec.loss, q.kind, model, decimals, eta)
+
+
+@functools.lru_cache(maxsize=4096)
+def _message(loss: str, kind: str, model, decimals: int, eta: float) -> str:
     mid, par = model
-    loss = comp.spec.loss
     if mid == "factor_2":
-        what = "the loss" if q.kind == "loss" else "the error term"
+        what = "the loss" if kind == "loss" else "the error term"
         if loss == "half_sse" and par == 2.0:
             why = ("this is the value for sse, E = Σ(t − o)², whose derivative is the slide's "
                    "−2(t − o); this network's loss is half_sse, E = ½Σ(t − o)², so "
@@ -377,7 +480,7 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
         else:
             why = f"{'twice' if par == 2.0 else 'half'} the right value of {what}"
         return f"factor 2 in {what}: {why}"
-    if mid == "sign_error" and q.kind not in ("err", "loss"):
+    if mid == "sign_error" and kind not in ("err", "loss"):
         return ("sign: the step went the wrong way: either the output's error term was taken "
                 "with (o − t) instead of (t − o), or the gradient was added "
                 "(θ + η ∂E/∂θ) instead of subtracted; Err = −∂E/∂i and θ ← θ + η Err o")
@@ -385,12 +488,12 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
         return ("sign: the output's error term was taken with (o − t) instead of (t − o); "
                 "Err = −∂E/∂i")
     if mid == "sign_update":
-        if q.kind.startswith("grad"):
+        if kind.startswith("grad"):
             return "sign: the gradient is ∂E/∂θ = −Err·o (Err is −∂E/∂i), not +Err·o"
         return ("sign: the gradient was added, θ ← θ + η ∂E/∂θ, which climbs the loss; "
                 "gradient descent subtracts it: θ ← θ − η ∂E/∂θ = θ + η Err o")
     if mid == "no_learning_rate":
-        return f"the learning rate η = {comp.eta:g} was not applied to the increment"
+        return f"the learning rate η = {eta:g} was not applied to the increment"
     if mid == "bias_not_updated":
         return "the bias was left at its old value; it is updated too: b ← b + η Err"
     if mid == "bias_updated_with_o":
@@ -411,10 +514,24 @@ def _messages(comp: Computation, q: Quantity, model, decimals: int) -> str:
     return "no known mistake reproduces this value; compare with the formula"
 
 
-def _models(comp: Computation, q: Quantity, decimals: int):
+def _places_note(a: Answer, asked: int, expected: float) -> str:
+    """What a value written with too few places reads as, and what to give instead."""
+    from derive.numeric.network import round_half_up
+
+    padded = f"{a.value:.{asked}f}".replace("-", "−")
+    right = f"{float(round_half_up(expected, asked)):.{asked}f}".replace("-", "−")
+    return (f"written to {a.places} place{'s' if a.places != 1 else ''} where {asked} are "
+            f"asked: {a.text.replace('-', '−')} reads as {padded}, not {right}; give "
+            f"{asked} places")
+
+
+@functools.lru_cache(maxsize=None)
+def _models(decimals: int, elementwise_output: bool = True) -> tuple:
     """(model, places of the chain) pairs to try for a wrong value, simplest first."""
     out = []
     for mid in MISTAKES:
+        if mid == "output_fprime_left_out" and not elementwise_output:
+            continue  # a softmax layer's error term has no single factor f′ to leave out
         if mid == "rounding_drift":
             out += [((mid, p), p) for p in range(decimals - 1, 0, -1)]
         elif mid == "factor_2":
@@ -422,12 +539,17 @@ def _models(comp: Computation, q: Quantity, decimals: int):
                 out += [((mid, par), None), ((mid, par), decimals)]
         else:
             out += [((mid, None), None), ((mid, None), decimals)]
-    return out
+    return tuple(out)
 
 
 def _answer(name: str, value) -> Answer:
+    if isinstance(value, Answer):
+        return value
     if isinstance(value, str):
         text = value.strip()
+        m = _PLAIN.fullmatch(text)
+        if m:  # most values: a plain decimal, its places the digits after the point
+            return Answer(name, float(text), text, len(m.group(1)))
         num = parse_number(text, name)
     else:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -439,108 +561,336 @@ def _answer(name: str, value) -> Answer:
     return Answer(name, num, text, places_of(text))
 
 
-def _finite_sum(terms) -> float:
+def _finite_sum(terms, rows: int):
     """A carried tolerance; a term made undefined by a wildly wrong earlier value adds 0."""
-    return sum(t for t in terms if math.isfinite(t))
+    total = np.zeros(rows)
+    for t in terms:
+        total = total + np.where(np.isfinite(t), t, 0.0)
+    return total
+
+
+@dataclass(frozen=True)
+class Key:
+    """What an answer key says about one asked value of one row: its answer and the intervals
+    a right answer may fall in (answers.json's `accept`, or answer ± tolerance)."""
+
+    answer: float
+    intervals: tuple[tuple[float, float], ...]
 
 
 def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> CheckReport:
     """Mark each answer (name -> number, or its text as written) against spec's step."""
-    with np.errstate(all="ignore"):
-        return _check(spec, answers, decimals, example)
-
-
-def _check(spec: Spec, answers: dict, decimals: int, example: int) -> CheckReport:
     comp = Computation(spec, example, decimals)
     valid = comp.names()
     for name in answers:
         if name not in comp.by_name or name not in valid:
             raise DeriveError(f"unknown quantity '{name}'{did_you_mean(name, valid)}; "
                               f"valid names for this network: {', '.join(valid)}")
-    given = {name: _answer(name, value) for name, value in answers.items()}
-    gv = {name: a.value for name, a in given.items()}
+    results = mark(comp, [answers])[0]
+    return CheckReport(all(r.ok for r in results), results, spec.title, spec.source, decimals,
+                       spec.loss, spec.learning_rate)
 
-    exact_raw, exact, used = comp.chain(gv)
-    hand_raw, hand, _ = comp.chain(gv, places=decimals)
-    pure_exact = comp.chain({})[1]
-    pure_hand_raw, pure_hand, _ = comp.chain({}, places=decimals)
+
+@dataclass(frozen=True)
+class Marked:
+    """One quantity marked in every row of a batch: arrays over the rows (where `given` is
+    False the row gave no value and the rest means nothing)."""
+
+    quantity: Quantity
+    given: np.ndarray  # bool
+    ok: np.ndarray  # bool
+    carried_forward: np.ndarray  # bool
+    chain: np.ndarray  # 0 wrong, 1 exact, 2 hand, 3 the key's intervals
+    expected: np.ndarray
+    tolerance: np.ndarray
+    model: np.ndarray  # index into _models of the mistake named, -1: none
+    few_places: np.ndarray  # wrong, and written to fewer places than asked
+    too_few: np.ndarray  # ... and right at the places written: the places are the mistake
+    model_answer: np.ndarray  # the right chain from the spec alone (the key's answer, if any)
+    # recomputed from the student's own earlier values where one of them was wrong and this
+    # differs from the model answer at the places shown; NaN elsewhere
+    from_yours: np.ndarray
+    right_alone: np.ndarray  # bool: right whatever the earlier values (the key's intervals)
+
+
+CHAINS = {0: None, 1: "exact", 2: "hand", 3: "key"}
+
+
+def mark(comp: Computation, answers: list, fixed: list | None = None,
+         key: list | None = None) -> list[tuple[Result, ...]]:
+    """Mark the answers of every row of comp (one dict name -> number or text as written, per
+    row); the results of each row in computation order.
+
+    fixed (optional, per row, name -> number): values the problem states (a backward problem
+    gives the forward pass): every chain uses them, nothing marks them, nothing rounds them.
+    key (optional, per row, name -> Key): a value not carried forward is right iff it lies in
+    one of its key's intervals; one resting on a wrong earlier value is also right when it
+    follows from the student's own values (carried forward).  Without a key a value is right
+    when it matches either chain at the precision written.
+    """
+    parsed = [{name: _answer(name, value) for name, value in row.items()} for row in answers]
+    marked = mark_batch(comp, parsed, fixed, key)
+    out = [[] for _ in range(comp.rows)]
+    for m in marked:
+        q, formula = m.quantity, comp.formula(m.quantity)
+        lists = [a.tolist() for a in (m.ok, m.carried_forward, m.chain, m.expected,
+                                      m.tolerance, m.model_answer, m.from_yours)]
+        for r in np.nonzero(m.given)[0].tolist():
+            a = parsed[r][q.name]
+            ok, cf, chain, expected, tol, model, yours = (x[r] for x in lists)
+            out[r].append(Result(q.name, a.value, float(expected), ok, cf,
+                                 None if ok else diagnosis(comp, m, r, a), a.text,
+                                 shown_places(a, q, comp.decimals), tol, CHAINS[chain],
+                                 formula, float(model),
+                                 None if math.isnan(yours) else float(yours)))
+    return [tuple(results) for results in out]
+
+
+def shown_places(a: Answer, q: Quantity, decimals: int) -> int:
+    """The places to show the expected value at: those asked (the column's heading says
+    which), whatever the student wrote."""
+    return decimals + 1 if q.error_like else decimals
+
+
+def diagnosis(comp: Computation, m: Marked, row: int, a: Answer) -> dict:
+    """What went wrong with row's value a of m's quantity: the mistake named (or none), why,
+    the right formula, and where fewer places were written than asked, the places."""
+    q, decimals = m.quantity, comp.decimals
+    index = int(m.model[row])
+    model = (_models(decimals, comp.defs[-1].elementwise)[index][0] if index >= 0
+             else (None, None))
+    out = {"mistake": model[0], "title": MISTAKES.get(model[0], "not recognised"),
+           "message": _messages(comp, q, model, decimals, comp.specs[row].learning_rate),
+           "formula": comp.formula(q)}
+    if m.few_places[row]:
+        asked = decimals + 1 if q.error_like else decimals
+        if m.too_few[row]:
+            out.update(mistake=TOO_FEW_PLACES[0], title=TOO_FEW_PLACES[1],
+                       message=_places_note(a, asked, float(m.expected[row])))
+        else:
+            out["message"] += f"; and give {asked} places (this is written to {a.places})"
+        out["places"] = {"given": a.places, "asked": asked}
+    return out
+
+
+def mark_batch(comp: Computation, answers: list, fixed: list | None = None,
+               key: list | None = None) -> list[Marked]:
+    """mark() for grade: the answers already read (name -> Answer, per row), the marks kept
+    as arrays over the rows, one Marked per quantity some row gave."""
+    if len(answers) != comp.rows:
+        raise ValueError("one answers dict per row")
+    with np.errstate(all="ignore"):
+        return _mark(comp, answers, fixed or [{}] * comp.rows, key or [{}] * comp.rows)
+
+
+def _per_row(rows: list, names, value, missing=np.nan) -> dict:
+    """name -> array of one value per row (missing where a row has none), for the names some
+    row has."""
+    out = {}
+    for name in names:
+        if any(name in row for row in rows):
+            out[name] = np.array([value(row[name]) if name in row else missing for row in rows],
+                                 dtype=float)
+    return out
+
+
+def _mark(comp: Computation, answers: list, fixed: list, key: list):
+    R, decimals, order = comp.rows, comp.decimals, comp.order
+    parsed = answers
+    names = comp.names()
+    fx = _per_row(fixed, names, float)
+    gv, gp = {}, {}  # each given value and the places it was written to, per row
+    for r, row in enumerate(parsed):
+        for name, a in row.items():
+            if name not in gv:
+                gv[name], gp[name] = np.full(R, np.nan), np.zeros(R)
+            gv[name][r], gp[name][r] = a.value, a.places
+    # what every chain starts from: the stated values, and the student's where they gave one
+    cg = dict(gv)
+    for name, f in fx.items():
+        cg[name] = np.where(np.isnan(f), gv.get(name, np.nan), f)
+
+    exact_raw, exact, used = comp.chain(cg)
+    hand_raw, hand, _ = comp.chain(cg, places=decimals)
+    # the model answers (both chains, from the stated values) are the same for every row of
+    # one network with the same stated values: worked out once for each, then laid out
+    distinct: dict = {}
+    first = [distinct.setdefault((comp.network_of[r], _frozen(fixed[r])), r) for r in range(R)]
+    once = sorted(set(first))
+    row_of = np.searchsorted(once, first)
+    alone = Computation([comp.specs[r] for r in once], comp.example, decimals)
+    fx_once = {name: f[once] for name, f in fx.items()}
+    pure_exact = _laid_out(alone.chain(fx_once)[1], row_of)
+    pure_hand_raw, pure_hand, _ = (_laid_out(c, row_of)
+                                   for c in alone.chain(fx_once, places=decimals))
     display = Rounding(decimals)
+    models = _models(decimals, comp.defs[-1].elementwise)
+    drift = [i for i, (model, _) in enumerate(models) if model[0] == "rounding_drift"]
+    false, zero = np.zeros(R, dtype=bool), np.zeros(R)
 
     # tolerance: half a unit in the last place written + the rounding carried from earlier
     # steps: a right earlier value stands for itself or the value it rounds (what was carried),
     # a wrong one for anything that rounds to it, an unwritten one for its exact value or that
-    # value rounded to the digits shown.
-    unc, tol, tainted, results, variants = {}, {}, {}, [], {}
+    # value rounded to the digits shown; a stated value is exact.
+    unc, tainted, variants, marked = {}, {}, {}, []
 
-    def close(name, *values, tolerance=None):
-        t = (tol[name] if tolerance is None else tolerance) * (1 + 1e-9) + 1e-12
-        return any(abs(gv[name] - x) <= t for x in values)
-
-    def close_chain(name, raw, rounded, places, tolerance=None):
-        """Right on a rounding chain: near the value before rounding, or the rounded value
-        itself when the student wrote no more places than the chain keeps."""
-        q = comp.by_name[name]
-        keeps = places + 1 if q.error_like else places
-        return (close(name, raw, tolerance=tolerance)
-                or (given[name].places <= keeps and close(name, rounded, tolerance=tolerance)))
-
-    for q in comp.order:
+    for q in order:
         n = q.name
         if q.kind == "input":
-            unc[n], tainted[n] = 0.0, False
+            unc[n], tainted[n] = zero, false
             continue
-        carried = _finite_sum(abs(comp.partial(q, used, d)) * unc[d] for d in q.deps)
-        deps_tainted = any(tainted[d] for d in q.deps)
-        if n not in given:
-            x = exact[n]
-            unc[n] = carried + abs(comp.rounded(q, x, display) - x)
-            tainted[n] = deps_tainted
+        carried = _finite_sum((np.abs(comp.partial(q, used, d)) * unc[d] for d in q.deps), R)
+        deps_tainted = false
+        for d in q.deps:
+            deps_tainted = deps_tainted | tainted[d]
+        is_fixed = ~np.isnan(fx[n]) if n in fx else false
+        is_given = (~np.isnan(gv[n]) & ~is_fixed) if n in gv else false
+        unc_unwritten = np.where(is_fixed, 0.0,
+                                 carried + np.abs(comp.rounded(q, exact[n], display) - exact[n]))
+        taint_unwritten = deps_tainted & ~is_fixed
+        if not is_given.any():
+            unc[n], tainted[n] = unc_unwritten, taint_unwritten
             continue
-        a = given[n]
-        tol[n] = carried + half_unit(a.places)
-        ok_pure = (close(n, pure_exact[n])
-                   or close_chain(n, pure_hand_raw[n], pure_hand[n], decimals))
-        if close(n, exact[n]):
-            chain, expected, carried_value = "exact", exact[n], exact[n]
-        elif close_chain(n, hand_raw[n], hand[n], decimals):
-            chain, expected, carried_value = "hand", hand[n], hand_raw[n]
-        elif close(n, pure_exact[n]):
-            chain, expected, carried_value = "exact", pure_exact[n], pure_exact[n]
-        elif ok_pure:
-            chain, expected, carried_value = "hand", pure_hand[n], pure_hand_raw[n]
-        else:
-            chain, expected, carried_value = None, exact[n], None
-        if not math.isfinite(expected):  # the student's values lead nowhere: the model answer
-            expected = pure_exact[n]
-        ok = chain is not None
-        tainted[n] = not ok_pure
+        g, pl = gv[n], gp[n]
+        # fewer places than asked: read padded with zeros (-0.4 is -0.400 when 3 are asked),
+        # so it is right only where that is right (DESIGN.md, derive check)
+        asked = decimals + 1 if q.error_like else decimals
+        half = _half_units(np.maximum(pl, asked))  # at the places the value is read at
+        tol = carried + half
+
+        def close(x, tolerance=tol):  # the one rule (derive.intervals), every row at once
+            return np.asarray(within(g, x, tolerance), dtype=bool) & np.isfinite(x)
+
+        def close_chain(raw, rounded, places, tolerance=tol):
+            """Right on a rounding chain: near the value before rounding, or the rounded value
+            itself when the student wrote no more places than the chain keeps."""
+            k = places + 1 if q.error_like else places
+            return close(raw, tolerance) | ((pl <= k) & close(rounded, tolerance))
+
+        c_exact = close(exact[n])
+        c_hand = close_chain(hand_raw[n], hand[n], decimals)
+        c_pure_exact = close(pure_exact[n])
+        ok_pure = c_pure_exact | close_chain(pure_hand_raw[n], pure_hand[n], decimals)
+        conditions = [c_exact, c_hand, c_pure_exact, ok_pure]
+        on_a_chain = c_exact | c_hand | ok_pure  # right by the chains, key or no key
+        chains = [1, 2, 1, 2]  # exact, hand
+        expecteds = [exact[n], hand[n], pure_exact[n], pure_hand[n]]
+        carried_values = [exact[n], hand_raw[n], pure_exact[n], pure_hand_raw[n]]
+        default_expected = exact[n]
+        keyed_answer = None
+        keyed = [row.get(n) for row in key]
+        if any(k is not None for k in keyed):
+            has_key = np.array([k is not None for k in keyed])
+            answer = np.array([k.answer if k is not None else np.nan for k in keyed])
+            width = max(len(k.intervals) for k in keyed if k is not None)
+            lo, hi = np.full((R, width), np.nan), np.full((R, width), np.nan)
+            for r, k in enumerate(keyed):
+                if k is not None:
+                    for j, (a, b) in enumerate(k.intervals):
+                        lo[r, j], hi[r, j] = a, b
+            slack = (1e-12 * np.maximum(1.0, np.abs(g)))[:, None]  # as _inside
+            in_key = ((lo - slack <= g[:, None]) & (g[:, None] <= hi + slack)).any(axis=1)
+            # a key decides a value that rests on right values; one that rests on a wrong
+            # value may also follow from the student's own (carried forward)
+            ok_keyed = np.where(deps_tainted, c_exact | c_hand | in_key, in_key)
+            conditions = [np.where(has_key, c & ok_keyed, c) for c in conditions]
+            conditions.append(has_key & ok_keyed)
+            chains.append(3)  # the key
+            expecteds.append(answer)
+            carried_values.append(answer)
+            ok_pure = np.where(has_key, in_key, ok_pure)
+            keyed_answer = answer
+            default_expected = np.where(has_key & ~deps_tainted, answer, exact[n])
+        chain = np.select(conditions, chains, 0)
+        # own: matched a chain recomputed from the student's own earlier values
+        own = conditions[0] | conditions[1]
+        expected = np.select(conditions, expecteds, default_expected)
+        carried_value = np.select(conditions, carried_values, np.nan)
+        # the student's values lead nowhere: the model answer
+        expected = np.where(np.isfinite(expected), expected, pure_exact[n])
+        ok = chain > 0
+        # the model answer: the key's, or the chain the student followed where it is the right
+        # one (hand rounding shows the slides' digits), else the exact one
+        model_answer = np.where(ok_pure & ~c_pure_exact, pure_hand[n], pure_exact[n])
+        if keyed_answer is not None:
+            model_answer = np.where(np.isfinite(keyed_answer), keyed_answer, model_answer)
+        # from the student's own earlier values, where one of them was wrong: what this value
+        # comes to (the chain matched, or the exact one for a wrong value), shown where it
+        # explains the mark (a wrong value, or one right from those values) and differs from
+        # the model answer at the places shown
+        shown = decimals + 1 if q.error_like else decimals
+        yours = np.where(own, expected, exact[n])
+        finite = np.isfinite(yours) & np.isfinite(model_answer)
+        differs = np.zeros(R, dtype=bool)
+        differs[finite] = (round_half_up_rows(yours[finite], shown)
+                           != round_half_up_rows(model_answer[finite], shown))
+        from_yours = np.where(deps_tainted & (own | ~ok) & differs, yours, np.nan)
+        tainted[n] = np.where(is_given, ~ok_pure, taint_unwritten)
         # what was carried on: the value written, or the unrounded value it stands for, which
         # lies within the carried rounding of the value recomputed here
-        unc[n] = abs(a.value - carried_value) + carried if ok else half_unit(a.places)
-        diagnosis = None
-        if not ok:
-            found = (None, None)
-            for model, places in _models(comp, q, decimals):
-                if (model, places) not in variants:  # one chain per model serves every value
-                    variants[model, places] = comp.chain(gv, model, places)
-                raw, exp_, vused = variants[model, places]
-                # the tolerance as for a right value, through this model's own formula
-                t = half_unit(a.places) + _finite_sum(
-                    abs(comp.partial(q, vused, d, model)) * unc[d] for d in q.model_deps)
-                if (close(n, raw[n], tolerance=t) if places is None
-                        else close_chain(n, raw[n], exp_[n], places, tolerance=t)):
-                    found = model
-                    break
-            diagnosis = {"mistake": found[0],
-                         "title": MISTAKES.get(found[0], "not recognised"),
-                         "message": _messages(comp, q, found, decimals),
-                         "formula": comp.formula(q)}
-        shown = max(a.places, decimals + 1 if q.error_like else decimals)
-        results.append(Result(n, a.value, float(expected), ok,
-                              ok and not ok_pure and deps_tainted, diagnosis, a.text, shown,
-                              tol[n], chain, comp.formula(q)))
-    return CheckReport(all(r.ok for r in results), tuple(results), spec.title,
-                       spec.source, decimals, spec.loss, spec.learning_rate)
+        unc[n] = np.where(is_given, np.where(ok, np.abs(g - carried_value) + carried, half),
+                          unc_unwritten)
+        found = np.full(R, -1)
+        # a value the chains would take but the key's intervals do not (fewer places than
+        # asked, say) has no slip in its computation for a mistake model to name
+        pending = is_given & ~ok & ~on_a_chain
+        for index, (model, places) in enumerate(models):
+            if not pending.any():
+                break
+            if (model, places) not in variants:  # one chain per model serves every value
+                variants[model, places] = comp.chain(cg, model, places)
+            raw, exp_, vused = variants[model, places]
+            # the tolerance as for a right value, through this model's own formula
+            t = half + _finite_sum(
+                (np.abs(comp.partial(q, vused, d, model)) * unc[d] for d in q.model_deps), R)
+            match = (close(raw[n], t) if places is None
+                     else close_chain(raw[n], exp_[n], places, t))
+            found[pending & match] = index
+            pending = pending & ~match
+        # right at the places written, wrong at the places asked: say so, and name the
+        # mistake too where one reproduces the value (b4 = -0.4: not updated)
+        few = is_given & ~ok & (pl < asked)
+        too_few = np.zeros(R, dtype=bool)
+        if few.any():
+            loose = carried + _half_units(pl)
+            near = [close(exact[n], loose), close_chain(hand_raw[n], hand[n], decimals, loose),
+                    close(pure_exact[n], loose),
+                    close_chain(pure_hand_raw[n], pure_hand[n], decimals, loose)]
+            value = np.select(near, [exact[n], hand[n], pure_exact[n], pure_hand[n]], np.nan)
+            # right at the places written: that, not a drift of earlier roundings, is the
+            # simplest account of it
+            simple = (found < 0) | np.isin(found, drift)
+            too_few = few & np.any(near, axis=0) & simple
+            expected = np.where(too_few, value, expected)  # what it rounds to when asked
+        # carried forward: right from the student's own earlier values, one of which was
+        # wrong, whether or not the value happens to round like the model answer
+        marked.append(Marked(q, is_given, ok, ok & own & deps_tainted, chain, expected,
+                             tol, found, few, too_few, model_answer, from_yours,
+                             ok & ok_pure))
+
+    return marked
+
+
+def _frozen(values: dict):
+    return tuple(sorted(values.items()))
+
+
+def _laid_out(chain: dict, row_of) -> dict:
+    """A chain worked out once per network, given to every row of that network."""
+    return {name: values[row_of] for name, values in chain.items()}
+
+
+def _half_units(places) -> np.ndarray:
+    """half_unit of each row's places (Python's power, digit for digit as check has it)."""
+    distinct, index = np.unique(places.astype(int), return_inverse=True)
+    return np.array([half_unit(int(p)) for p in distinct])[index]
+
+
+def _inside(value: float, intervals) -> bool:
+    """In one of the intervals, ends included (the ends are decimal numbers read as floats:
+    a hair of slack for the binary noise of the value read)."""
+    slack = 1e-12 * max(1.0, abs(value))
+    return any(lo - slack <= value <= hi + slack for lo, hi in intervals)
 
 
 # -- the answers file ---------------------------------------------------------------------------
@@ -590,10 +940,7 @@ def _parse_answers(text: str, source: str, base: Path | None) -> AnswersFile:
         if not isinstance(raw["spec"], str) or not raw["spec"].strip():
             raise DeriveError(f"{source}: spec must be the name of a TOML spec file")
         spec_path = (base or Path(".")) / raw["spec"]
-    decimals = raw.get("decimals", 3)
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 12:
-        raise DeriveError(f"{source}: decimals must be a whole number from 0 to 12, "
-                          f"not {decimals!r}")
+    decimals = check_decimals(raw.get("decimals", 3), f"{source}: decimals")
     example = raw.get("example", 1)
     if isinstance(example, bool) or not isinstance(example, int) or example < 1:
         raise DeriveError(f"{source}: example must be a whole number from 1, not {example!r}")

@@ -51,7 +51,10 @@ def _stage(path: Path, data) -> str:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if callable(data):  # a writer that streams into the file (a large quiz)
+                data(fh)
+            else:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual
     except BaseException:
         _unlink(tmp)
@@ -99,23 +102,35 @@ def write_together(files, force: bool = False) -> list[Path]:
     Nothing is overwritten without force."""
     pairs = [(check_writable(path, force), data) for path, data in files]
     staged: list[tuple[str, Path]] = []
+    made: list[Path] = []  # directories this call created: removed again if it fails
     try:
-        for path, _ in pairs:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in dict.fromkeys(path.parent for path, _ in pairs):
+            missing = [d for d in (folder, *folder.parents) if not d.exists()]
+            for d in reversed(missing):
+                d.mkdir()
+                made.append(d)
         for path, data in pairs:
             staged.append((_stage(path, data), path))
         _commit(staged)
     except OSError as exc:
-        for tmp, _ in staged:
-            _unlink(tmp)
+        _undo(staged, made)
         where = exc.filename or (pairs[len(staged)][0] if len(staged) < len(pairs) else "")
         raise DeriveError(f"cannot write '{where}': {exc.strerror or exc}; nothing was "
                           f"written") from None
     except BaseException:
-        for tmp, _ in staged:
-            _unlink(tmp)
+        _undo(staged, made)
         raise
     return [path for path, _ in pairs]
+
+
+def _undo(staged, made) -> None:
+    for tmp, _ in staged:
+        _unlink(tmp)
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def write_atomic(path, data: str | bytes, force: bool = False) -> Path:

@@ -16,7 +16,7 @@ from derive.numeric import functions
 from derive.numeric.network import round_half_up, step
 from derive.spec import Spec
 from derive.symbolic import cache
-from derive.symbolic.definitions import activation_def, loss_def
+from derive.symbolic.definitions import activation_def, at_params, loss_def
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,11 @@ class WorkedExample:
     updates: tuple
     differences: tuple  # (name, exact, hand) that differ at the digits shown
     result: dict  # the JSON of DESIGN.md
+    # units whose activation is flat at their net input (a ReLU with i ≤ 0): f′(i) = 0, so
+    # their error term is 0 and their incoming weights and bias do not change ("dead"); each
+    # {"unit", "symbol", "net", "out", "incoming": names kept, "outgoing": names kept because
+    # the unit's output is 0}
+    dead_units: tuple = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,7 +108,7 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                 "out": trace.forward[f"o{k}"],
             })
         network.append({"layer": n, "activation": layer.activation, "units": units,
-                        "output_layer": n == len(spec.layers)})
+                        "params": dict(act.params), "output_layer": n == len(spec.layers)})
 
     # the factors of each error term, evaluated on the chain being shown
     L = len(spec.layers)
@@ -139,6 +144,14 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                               for v, m in enumerate(spec.units(n + 1))]
             backward.append(row)
 
+    # a dead unit: f′(i) is exactly 0 where it sits (not softmax, not a unit without gradient)
+    dead = {row["unit"] for row in backward
+            if row["fprime"] == 0.0 and activation_def(row["activation"]).elementwise}
+    for row in backward:
+        row["dead"] = row["unit"] in dead
+    for row in forward:
+        row["dead"] = row["unit"] in dead
+
     updates = []
     eta = spec.learning_rate
     for n, layer in enumerate(spec.layers, start=1):
@@ -150,17 +163,32 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                 updates.append({"name": name, "kind": "w", "from": j, "to": k,
                                 "old": layer.weights[u][v], "Err": err, "o": o_j,
                                 "delta": float(eta * err * o_j),
-                                "gradient": trace.gradients[name], "new": trace.update[name]})
+                                "gradient": trace.gradients[name], "new": trace.update[name],
+                                "dead": k in dead})
             updates.append({"name": f"b{k}", "kind": "b", "from": None, "to": k,
                             "old": layer.biases[u], "Err": err, "o": 1.0,
                             "delta": float(eta * err), "gradient": trace.gradients[f"b{k}"],
-                            "new": trace.update[f"b{k}"]})
+                            "new": trace.update[f"b{k}"], "dead": k in dead})
 
-    used = []
+    dead_units = []
+    for row in forward:
+        if row["dead"]:
+            k = row["unit"]
+            dead_units.append({
+                "unit": k, "symbol": row["symbol"], "net": row["net"], "out": row["out"],
+                "incoming": [u["name"] for u in updates if u["to"] == k],
+                "outgoing": [u["name"] for u in updates
+                             if u["from"] == k and row["out"] == 0.0]})
+
+    # each activation with the parameters its layers give it (alpha): whether f' has a form in
+    # the output, and why not, depends on them
+    used, seen = [], set()
     for layer in spec.layers:
-        if layer.activation not in [a["name"] for a in used]:
-            used.append(cache.activation(activation_def(layer.activation)))
-    out_act = activation_def(spec.layers[-1].activation)
+        if (layer.activation, layer.params) not in seen:
+            seen.add((layer.activation, layer.params))
+            used.append(cache.activation(at_params(activation_def(layer.activation),
+                                                   dict(layer.params))))
+    out_act = at_params(activation_def(spec.layers[-1].activation), dict(spec.layers[-1].params))
     loss_terms = tuple({"unit": k, "target": t, "out": trace.forward[f"o{k}"]}
                        for k, t in zip(spec.units(L), ex.target))
     return WorkedExample(
@@ -172,5 +200,5 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
         output_error=cache.pairing(loss_def(spec.loss), out_act),
         network=tuple(network), forward=tuple(forward), loss_value=trace.loss,
         loss_terms=loss_terms, backward=tuple(backward), updates=tuple(updates),
-        differences=diffs, result=trace.to_dict(),
+        differences=diffs, result=trace.to_dict(), dead_units=tuple(dead_units),
     )

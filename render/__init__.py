@@ -53,6 +53,8 @@ def environment(fmt: str):
     env.finalize = filters.finalizer(fmt)
     env.filters.update(filters.for_format(fmt))
     env.globals.update(fmt=fmt)
+    if fmt == "latex":  # the characters every preamble declares (templates/latex/_unicode.j2)
+        env.globals.update(unicode_table=filters.LATEX_UNICODE)
     return env
 
 

@@ -1,21 +1,35 @@
 """Formatting for the templates: numbers, escaping, subscripts, text tables.
 
-Formatting only: every value arrives computed.  Numbers are shown at a fixed number of places
-with trailing zeros dropped, as the lecture prints them (0.4, -0.7, 0.332, -0.0065).
+Formatting only: every value arrives computed.  Shared rules, so that every document follows
+them alike:
+
+* a computed number is shown at a fixed number of places, trailing zeros kept (0.0620,
+  -0.0100), as DESIGN.md asks of every number a person reads (`number`); a value the user
+  gave (a weight in the spec, an input) is shown as given (`given`);
+* text is measured by its display width on a terminal, not by len() (`width`): combining
+  marks take no column, wide characters two; underlines and table columns use it;
+* a text table fits the terminal (`table`, TABLE_WIDTH): wider ones are wrapped into
+  several blocks, each repeating the first column, breaking only between column groups.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
+
+from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
 
 from markupsafe import Markup
 
 MINUS = "\u2212"
+TABLE_WIDTH = 97  # a 100-column terminal, less the indent of 3 that the templates give tables
 
 
 def number(x, places: int = 3, *, minus: str = "-") -> str:
-    """x to `places` decimals, trailing zeros dropped; -0 shown as 0."""
+    """x to `places` decimals, trailing zeros kept (0.0620, -0.0100); -0 shown as 0."""
     if x is None:
         return "—"
     x = float(x)
@@ -24,12 +38,54 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
     if abs(x) >= 1e6:  # a diverging run: digits past the fourth say nothing
         mantissa, exponent = f"{x:.3e}".split("e")
         return f"{mantissa}e{int(exponent)}".replace("-", minus)
-    text = f"{x:.{places}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    if text in ("-0", ""):
-        text = "0"
+    # rounded half up on the decimal the value stands for, as the answer key and its accepted
+    # intervals round (derive/intervals.py): binary formatting prints 0.1015 as 0.101
+    text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
+    if text.startswith("-") and not text.strip("-0."):
+        text = text[1:]  # -0.000: a tiny negative shown as zero carries no sign
     return text.replace("-", minus)
+
+
+def bound(x, places: int = 4, *, minus: str = "-") -> str:
+    """An end of a range or an interval: a value with a short exact decimal (0, 1, −1, 0.5:
+    limits that SymPy found exactly) as itself, anything else (a boundary found by bisection)
+    at fixed places."""
+    if x is not None and math.isfinite(float(x)):
+        text = given(x, minus=minus)
+        if "e" not in text and len(text.partition(".")[2]) <= places:
+            return text
+    return number(x, places, minus=minus)
+
+
+def width(text) -> int:
+    """The columns a text takes on a terminal: combining marks and zero-width characters none,
+    East Asian wide and full-width characters two, everything else one."""
+    total = 0
+    for c in str(text):
+        if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf"):
+            continue
+        total += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+    return total
+
+
+def pad(text, size: int, align: str = "<") -> str:
+    """text padded with spaces to `size` columns of display width."""
+    text = str(text)
+    gap = max(0, size - width(text))
+    if align == ">":
+        return " " * gap + text
+    if align == "^":
+        return " " * (gap // 2) + text + " " * (gap - gap // 2)
+    return text + " " * gap
+
+
+def underline(text, char: str = "═") -> str:
+    """A rule exactly as wide as the title above it."""
+    return char * max(1, width(text))
+
+
+# grade's reports format many thousands of numbers, most of them repeated (points, shares)
+fixed = functools.lru_cache(maxsize=65536)(number)
 
 
 def given(x, *, minus: str = "-") -> str:
@@ -37,6 +93,16 @@ def given(x, *, minus: str = "-") -> str:
     x = float(x)
     text = f"{x:.12g}" if x != int(x) or abs(x) >= 1e12 else str(int(x))
     return text.replace("-", minus)
+
+
+def given_at(x, places: int = 3, *, minus: str = "-") -> str:
+    """A value the user gave, in a column of computed values at `places`: padded with zeros
+    to those places (0.2 -> 0.200 beside a new value 0.192), never cut (0.1234 stays)."""
+    text = given(x, minus=minus)
+    if "e" in text:
+        return text
+    shown = len(text.partition(".")[2])
+    return number(x, places, minus=minus) if shown < places else text
 
 
 _TEX_SPECIAL = {
@@ -47,11 +113,29 @@ _TEX_SPECIAL = {
 _TEX_RE = re.compile("|".join(re.escape(c) for c in _TEX_SPECIAL))
 
 
-# characters pdflatex sets with the preamble of templates/latex/_preamble.j2 (inputenc utf8,
-# OT1 fonts, the newunicodechar list there): Latin-1 letters have OT1 accent macros (not
-# Ð ð Þ þ, which are T1 only), the rest are the preamble's own list
+# The non-ASCII characters derive's documents use, and how pdflatex sets them: one table for
+# every LaTeX preamble (templates/latex/_unicode.j2 declares each with \DeclareUnicodeCharacter,
+# which, unlike newunicodechar, redefines inputenc's own silently: no "Redefining Unicode
+# character" warnings).  Each works in text and in math alike.
+LATEX_UNICODE = (
+    ("′", r"\ensuremath{'}"), ("ⁿ", r"\textsuperscript{n}"), ("⁻", r"\textsuperscript{-}"),
+    ("¹", r"\textsuperscript{1}"), ("²", r"\textsuperscript{2}"), ("ₖ", r"\ensuremath{_{k}}"),
+    ("ⱼ", r"\ensuremath{_{j}}"), ("σ", r"\ensuremath{\sigma}"), ("Σ", r"\ensuremath{\Sigma}"),
+    ("α", r"\ensuremath{\alpha}"), ("η", r"\ensuremath{\eta}"), ("θ", r"\ensuremath{\theta}"),
+    ("δ", r"\ensuremath{\delta}"),
+    ("Φ", r"\ensuremath{\Phi}"), ("−", r"\ensuremath{-}"), ("·", r"\ensuremath{\cdot}"),
+    ("×", r"\ensuremath{\times}"), ("±", r"\ensuremath{\pm}"), ("≤", r"\ensuremath{\le}"),
+    ("≥", r"\ensuremath{\ge}"), ("≠", r"\ensuremath{\neq}"), ("≈", r"\ensuremath{\approx}"),
+    ("½", r"\ensuremath{\tfrac12}"), ("→", r"\ensuremath{\to}"),
+    ("←", r"\ensuremath{\leftarrow}"), ("∂", r"\ensuremath{\partial}"),
+    ("√", r"\ensuremath{\surd}"), ("∞", r"\ensuremath{\infty}"),
+    ("…", r"\dots{}"), ("—", "---"), ("–", "--"), ("₪", r"\textsf{ILS}\,"),
+)
+
+# characters pdflatex sets with those preambles (inputenc utf8, the table above): Latin-1
+# letters have OT1 and T1 accent macros (not Ð ð Þ þ, which are T1 only), the rest the table's
 _TEX_UNICODE = (set("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿ")
-                | set("′ⁿ⁻¹²σΣηη−·×≤≥½ₖ→∂"))
+                | {c for c, _ in LATEX_UNICODE})
 
 
 # punctuation and letters OT1 has under another name
@@ -121,43 +205,107 @@ def finalizer(fmt: str):
     return finalize
 
 
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUB = str.maketrans("0123456789jkm", "₀₁₂₃₄₅₆₇₈₉ⱼₖₘ")
+# a machine name: i4, o4, w1_4, Err6, dw1_4, db4, and in formulas the summation index of the
+# next layer's units: w5_m, Err_m
+_NAME = re.compile(r"([A-Za-z]+?)_?(\d+|[jkm])(?:_(\d+|[jkm]))?")
+_NAME_IN_TEXT = re.compile(r"(?<![\w])(Err|dw|db|[iotwb])_?(\d+|[jkm])(?:_(\d+|[jkm]))?(?![\w])")
 
 
 def subscript(text) -> str:
     return str(text).translate(_SUB)
 
 
+def _parts(name: str):
+    m = _NAME.fullmatch(name)
+    return m.groups() if m else None
+
+
 def text_name(name: str) -> str:
-    """i4 -> i₄, w1_4 -> w₁,₄, Err6 -> Err₆ (for the terminal)."""
-    m = re.fullmatch(r"([A-Za-z]+)(\d+)(?:_(\d+))?", name)
-    if not m:
+    """i4 -> i₄, w1_4 -> w₁,₄, Err6 -> Err₆, w5_m -> w₅,ₘ (for the terminal)."""
+    parts = _parts(name)
+    if not parts:
         return name
-    head, a, b = m.groups()
+    head, a, b = parts
     return head + subscript(a) + ("," + subscript(b) if b else "")
 
 
 def tex_name(name: str) -> Markup:
     """i4 -> i_{4}, w1_4 -> w_{1,4}, Err6 -> \\mathit{Err}_{6}."""
-    m = re.fullmatch(r"([A-Za-z]+)(\d+)(?:_(\d+))?", name)
-    if not m:
+    parts = _parts(name)
+    if not parts:
         return Markup(escape_tex(name))
-    head, a, b = m.groups()
+    head, a, b = parts
     head = r"\mathit{Err}" if head == "Err" else head
     return Markup(f"{head}_{{{a}{',' + b if b else ''}}}")
 
 
-def table(rows, headers, align=None) -> str:
-    """A plain-text table with aligned columns (numbers to the right)."""
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    align = align or ["<"] + [">"] * (len(headers) - 1)
-    lines = []
-    for n, row in enumerate(cells):
-        lines.append("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip())
-        if n == 0:
-            lines.append("  ".join("─" * w for w in widths))
-    return "\n".join(lines)
+def named(text: str, name, escape) -> Markup:
+    """A formula in machine names (marking's "Err5 = f′(i5) · Σ w5_m·Err_m"), with each name
+    in its format's math form (name) and everything else escaped for the format (escape)."""
+    out, at = [], 0
+    for m in _NAME_IN_TEXT.finditer(str(text)):
+        out.append(str(escape(text[at:m.start()])))
+        out.append(str(name(m.group(0))))
+        at = m.end()
+    out.append(str(escape(text[at:])))
+    return Markup("".join(out))
+
+
+def table(rows, headers=None, align=None, groups=None, titles=None,
+          fit: int | None = TABLE_WIDTH) -> str:
+    """A plain-text table with aligned columns (numbers to the right), measured by display
+    width.  headers None: no header row.  groups: the sizes of the column groups after the
+    first column (default: one column each); titles: a title over each group.  A table wider
+    than `fit` is wrapped into blocks that repeat the first column, breaking only between
+    groups, so it reads on a 100-column terminal."""
+    n = len(headers) if headers is not None else max((len(r) for r in rows), default=0)
+    cells = [[str(c) for c in row] for row in rows]
+    head = [str(c) for c in headers] if headers is not None else None
+    groups = list(groups) if groups else [1] * (n - 1)
+    if sum(groups) != n - 1:
+        raise ValueError(f"column groups {groups} do not cover {n - 1} columns")
+    widths = [max([width(r[i]) for r in cells] + ([width(head[i])] if head else [0]))
+              for i in range(n)]
+    align = list(align or ["<"] + [">"] * (n - 1))
+    spans, start = [], 1
+    for size in groups:
+        spans.append(list(range(start, start + size)))
+        start += size
+    if titles:  # a group as wide as its title
+        for cols, title in zip(spans, titles):
+            short = width(title) - (sum(widths[c] for c in cols) + 2 * (len(cols) - 1))
+            if short > 0:
+                widths[cols[-1]] += short
+
+    def span_width(cols):
+        return sum(widths[c] for c in cols) + 2 * (len(cols) - 1)
+
+    blocks, current = [], []
+    for g, cols in enumerate(spans):
+        trial = [0] + [c for k in current for c in spans[k]] + cols
+        if current and fit is not None and span_width(trial) > fit:
+            blocks.append(current)
+            current = []
+        current.append(g)
+    if current or not blocks:
+        blocks.append(current)
+
+    out = []
+    for block in blocks:
+        cols = [0] + [c for g in block for c in spans[g]]
+        lines = []
+        if titles:
+            parts = [pad("", widths[0])] + [pad(titles[g], span_width(spans[g])) for g in block]
+            lines.append("  ".join(parts).rstrip())
+        if head is not None:
+            lines.append("  ".join(pad(head[c], widths[c], align[c]) for c in cols).rstrip())
+            lines.append("  ".join("─" * widths[c] for c in cols))
+        for row in cells:
+            lines.append("  ".join(pad(row[c] if c < len(row) else "", widths[c], align[c])
+                                   for c in cols).rstrip())
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
 def indent_block(text: str, prefix: str = "    ") -> str:
@@ -186,9 +334,14 @@ def svg_layout(sizes, dx: int = 170, dy: int = 80, margin: int = 40):
             "height": 2 * margin + dy * (tallest - 1) + 20}
 
 
+UNIT_RADIUS = 16  # px, the circles of the SVG picture
+ARROW = 7  # px, the length of an arrowhead
+
+
 def svg_network(sizes, network):
-    """Everything the SVG picture of a network places: units, edges with their weight labels
-    (near the source end, where the edges fan out), and the bias under each unit."""
+    """Everything the SVG picture of a network places: units, edges that start and stop at
+    the circles (the arrowhead's tip on the target's circle), their weight labels (near the
+    source end, where the edges fan out), and the bias under each unit."""
     pic = svg_layout(sizes)
     at = {p["unit"]: p for p in pic["units"]}
     edges, biases = [], []
@@ -197,13 +350,21 @@ def svg_network(sizes, network):
             b = at[unit["unit"]]
             for w in unit["weights"]:
                 a = at[w["from"]]
-                edges.append({"x1": a["x"], "y1": a["y"], "x2": b["x"], "y2": b["y"],
+                dx, dy = b["x"] - a["x"], b["y"] - a["y"]
+                length = math.hypot(dx, dy) or 1.0
+                ux, uy = dx / length, dy / length
+                # the line ends where the arrowhead begins; the marker draws the head on
+                stop = UNIT_RADIUS + ARROW
+                edges.append({"x1": round(a["x"] + UNIT_RADIUS * ux, 1),
+                              "y1": round(a["y"] + UNIT_RADIUS * uy, 1),
+                              "x2": round(b["x"] - stop * ux, 1),
+                              "y2": round(b["y"] - stop * uy, 1),
                               "lx": round(0.72 * a["x"] + 0.28 * b["x"], 1),
                               "ly": round(0.72 * a["y"] + 0.28 * b["y"] - 4, 1),
                               "label": given(w["w"], minus=MINUS)})
             biases.append({"x": b["x"], "y": b["y"] + 34, "unit": unit["unit"],
                            "label": given(unit["bias"], minus=MINUS)})
-    return {**pic, "edges": edges, "biases": biases}
+    return {**pic, "edges": edges, "biases": biases, "radius": UNIT_RADIUS, "arrow": ARROW}
 
 
 def _mathml_number(text: str) -> str:
@@ -213,12 +374,16 @@ def _mathml_number(text: str) -> str:
 
 
 def mathml_name(name: str) -> Markup:
-    """i4 -> <msub><mi>i</mi><mn>4</mn></msub>; w1_4 -> w with subscript 1,4."""
-    m = re.fullmatch(r"([A-Za-z]+)(\d+)(?:_(\d+))?", name)
-    if not m:
+    """i4 -> <msub><mi>i</mi><mn>4</mn></msub>; w1_4 -> w with subscript 1,4; w5_m likewise."""
+    parts = _parts(name)
+    if not parts:
         return Markup("<mi>%s</mi>") % name
-    head, a, b = m.groups()
-    sub = f"<mrow><mn>{a}</mn><mo>,</mo><mn>{b}</mn></mrow>" if b else f"<mn>{a}</mn>"
+
+    def index(x):
+        return f"<mn>{x}</mn>" if x.isdigit() else f"<mi>{x}</mi>"
+
+    head, a, b = parts
+    sub = f"<mrow>{index(a)}<mo>,</mo>{index(b)}</mrow>" if b else index(a)
     return Markup(f"<msub><mi>{head}</mi>{sub}</msub>")
 
 
@@ -236,8 +401,18 @@ def for_format(fmt: str) -> dict:
         text = str(text)
         return Markup(f"({text})" if text.startswith(("-", MINUS)) else text)
 
+    def bnd(x, places=4):
+        return Markup(bound(x, places, minus=minus))
+
+    def giv_at(x, places=3):
+        return Markup(given_at(x, places, minus=minus))
+
+    def fix(x, places=3):
+        return Markup(fixed(x, places, minus=minus))
+
     out = {"num": num, "given": giv, "paren": paren, "table": table, "indent": indent_block,
-           "layout": layout}
+           "layout": layout, "bound": bnd, "given_at": giv_at, "width": width,
+           "underline": underline, "fixed": fix}
     if fmt == "html":
         def mn(x, places=3, given_value=False):
             text = given(x) if given_value else number(x, places)
@@ -250,13 +425,25 @@ def for_format(fmt: str) -> dict:
             return Markup(f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>" if text.startswith("-")
                           else inner)
 
+        from markupsafe import escape
+
         out.update(mathml=lambda s: Markup(s), name=mathml_name, mn=mn, mnp=mnp,
                    svg_network=svg_network, num=lambda x, places=3: number(x, places, minus=MINUS),
-                   given=lambda x: given(x, minus=MINUS))
+                   fixed=lambda x, places=3: fixed(x, places, minus=MINUS),
+                   given=lambda x: given(x, minus=MINUS),
+                   bound=lambda x, places=4: bound(x, places, minus=MINUS),
+                   given_at=lambda x, places=3: given_at(x, places, minus=MINUS),
+                   formula=lambda t: named(t, lambda n: Markup("<math>%s</math>")
+                                           % mathml_name(n), escape))
     elif fmt == "latex":
-        out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_tex)
+        out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_tex,
+                   codepoint=lambda c: f"{ord(c):04X}",
+                   formula=lambda t: named(t, lambda n: "\\ensuremath{%s}" % tex_name(n),
+                                           escape_tex))
     elif fmt == "markdown":
-        out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_markdown, code=code_span)
+        out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_markdown,
+                   code=code_span, formula=lambda t: named(t, lambda n: "$%s$" % tex_name(n), escape_markdown))
     else:
-        out.update(tex=lambda s: s, name=text_name, escape=lambda s: s)
+        out.update(tex=lambda s: s, name=text_name, escape=lambda s: s,
+                   formula=lambda t: named(t, text_name, str))
     return out

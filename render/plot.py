@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from xml.sax.saxutils import escape as _xml_escape
 
-from render.filters import escape_tex
+from render.filters import MINUS, escape_tex
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
           "#e377c2")
@@ -31,6 +31,12 @@ MAX_POINTS = 1500  # per series in SVG and pgfplots; longer series are thinned e
 def _fmt(v: float) -> str:
     text = f"{v:.6g}"
     return text.replace("e+", "e").replace("e0", "e").replace("e-0", "e-")
+
+
+def _label(v: float) -> str:
+    """A number a person reads on an axis: with the minus sign the text beside it uses
+    (−2.6, not -2.6); _fmt stays ASCII for the coordinates pgfplots parses."""
+    return _fmt(v).replace("-", MINUS)
 
 
 def _visible(chart, series):
@@ -128,7 +134,7 @@ def svg(chart, width: int = 720, height: int = 420) -> str:
         out.append(f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{top + ph}" '
                    f'stroke="#e5e5e5"/>')
         out.append(f'<text x="{px:.1f}" y="{top + ph + 16}" text-anchor="middle">'
-                   f'{e(_fmt(t))}</text>')
+                   f'{e(_label(t))}</text>')
     if log_y:
         yt = [10.0 ** k for k in range(math.ceil(y0 - 1e-9), math.floor(y1 + 1e-9) + 1)]
         if len(yt) > 8:
@@ -141,7 +147,7 @@ def svg(chart, width: int = 720, height: int = 420) -> str:
         out.append(f'<line x1="{left}" y1="{py:.1f}" x2="{left + pw}" y2="{py:.1f}" '
                    f'stroke="#e5e5e5"/>')
         out.append(f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end">'
-                   f'{e(_fmt(t))}</text>')
+                   f'{e(_label(t))}</text>')
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" '
                f'stroke="#333"/>')
     out.append(f'<text x="{left + pw / 2:.1f}" y="{height - 14}" text-anchor="middle">'
@@ -256,15 +262,15 @@ def text(chart, width: int = 60, height: int = 14) -> str:
         for x, y in pts:
             grid[row(y)][col(x)] = glyph
         legend.append(f"{glyph} {s['label']}")
-    top = _fmt(10 ** y1 if log_y else y1)
-    bottom = _fmt(10 ** y0 if log_y else y0)
+    top = _label(10 ** y1 if log_y else y1)
+    bottom = _label(10 ** y0 if log_y else y0)
     pad = max(len(top), len(bottom))
     lines = []
     for r, cells in enumerate(grid):
         label = top if r == 0 else bottom if r == height - 1 else ""
         lines.append(f"{label:>{pad}} │" + "".join(cells).rstrip())
     lines.append(" " * pad + " └" + "─" * width)
-    left, right = _fmt(x0), _fmt(x1)
+    left, right = _label(x0), _label(x1)
     lines.append(" " * (pad + 2) + left + " " * max(1, width - len(left) - len(right)) + right)
     axis = chart.get("xlabel", "")
     ylabel = chart.get("ylabel", "") + (", log scale" if log_y else "")

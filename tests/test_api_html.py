@@ -46,7 +46,7 @@ def test_the_issue_one_liner():
 
 def test_notebook_display_shows_the_worked_example():
     md = derive.example()._repr_markdown_()
-    assert "$o_{4} = \\mathrm{sigmoid}(-0.7) = 0.332$" in md and "0.1312" in md
+    assert "$o_{4} = \\mathrm{sigmoid}(-0.700) = 0.332$" in md and "0.1312" in md
 
 
 def test_load_spec_from_dict_and_errors():
@@ -232,7 +232,96 @@ def test_ipython_displays_the_worked_example():
     formatters = pytest.importorskip("IPython.core.formatters")
     data, _ = formatters.DisplayFormatter().format(derive.example())
     md = data["text/markdown"]
-    assert "$o_{4} = \\mathrm{sigmoid}(-0.7) = 0.332$" in md
-    assert "| $b_{4}$ | -0.4 | -0.0079 | -0.408 |" in md
+    assert "$o_{4} = \\mathrm{sigmoid}(-0.700) = 0.332$" in md
+    assert "| $b_{4}$ | -0.400 | -0.0079 | -0.408 |" in md
     data, _ = formatters.DisplayFormatter().format(derive.activation("sigmoid"))
     assert "text/latex" in data and "text/markdown" in data
+
+
+# --- the network picture and the page's maths (issue 17) --------------------------------------
+
+def _svg_of(page: str) -> str:
+    return page[page.index("<svg"):page.index("</svg>")]
+
+
+@pytest.mark.parametrize("page", [
+    lambda: derive.example().to_html(),
+    lambda: derive.example(spec=str(__import__("pathlib").Path(__file__).resolve().parent.parent
+                                     / "examples" / "softmax.toml")).to_html(),
+    lambda: __import__("render").render("network_picture", "html",
+                                        doc=derive.example().document),
+], ids=["lecture", "softmax", "quiz picture"])
+def test_edges_stop_at_the_circles_with_arrowheads(page):
+    svg = _svg_of(page())
+    circles = [(float(x), float(y), float(r)) for x, y, r in
+               re.findall(r'<circle[^>]*cx="([\d.]+)" cy="([\d.]+)" r="([\d.]+)"', svg)]
+    lines = re.findall(r'<line[^>]*x1="([\d.]+)" y1="([\d.]+)" x2="([\d.]+)" y2="([\d.]+)"'
+                       r'[^>]*marker-end="url\(#arrowhead\)"', svg)
+    assert circles and lines and len(lines) == svg.count("<line")
+    assert re.search(r'<marker id="arrowhead"[^>]*orient="auto"', svg)
+    arrow = float(re.search(r'markerWidth="([\d.]+)"', svg).group(1))
+    for x1, y1, x2, y2 in lines:
+        for (px, py), gap in (((float(x1), float(y1)), 0.0), ((float(x2), float(y2)), arrow)):
+            # the nearest circle: the edge ends on its rim (the head's tip on the target's)
+            cx, cy, r = min(circles, key=lambda c: (c[0] - px) ** 2 + (c[1] - py) ** 2)
+            assert abs(((cx - px) ** 2 + (cy - py) ** 2) ** 0.5 - (r + gap)) < 0.2
+        # and crosses no other circle on its way
+        for cx, cy, r in circles:
+            ax, ay, bx, by = map(float, (x1, y1, x2, y2))
+            t = max(0.0, min(1.0, ((cx - ax) * (bx - ax) + (cy - ay) * (by - ay))
+                             / ((bx - ax) ** 2 + (by - ay) ** 2)))
+            qx, qy = ax + t * (bx - ax), ay + t * (by - ay)
+            assert ((cx - qx) ** 2 + (cy - qy) ** 2) ** 0.5 >= r - 0.2
+
+
+def test_bias_labels_are_b_with_a_subscript():
+    svg = _svg_of(derive.example().to_html())
+    for k in (4, 5, 6):
+        assert (f'<tspan font-style="italic">b</tspan><tspan dy="4" font-size="10">{k}'
+                f'</tspan>') in svg
+    assert not re.search(r">b\d", svg)
+
+
+def test_numbers_line_up_in_their_columns():
+    """Numbers right-aligned at fixed places (so decimal points line up), text to the left."""
+    page = derive.example().to_html()
+    css = " ".join(page.split())
+    assert "font-variant-numeric: tabular-nums" in css
+    assert "td.text { text-align: left; }" in css
+    update = page[page.index("<h2>6. Update"):]
+    rows = re.findall(r"<tr><td><math>.*?</math></td><td>([^<]*)</td><td>([^<]*)</td>"
+                      r"<td>([^<]*)</td></tr>", update)
+    assert len(rows) == 11
+    for column, places in ((0, 3), (1, 4), (2, 3)):
+        assert {len(r[column].split(".")[1]) for r in rows} == {places}, column
+    network = page[page.index("<h2>1. The network"):page.index("<h2>2.")]
+    assert network.count('<td class="text">') >= 9  # layer, activation, weights: text
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "elu", "gelu", "softmax"])
+def test_mathml_uses_the_minus_sign(name):
+    pages = [derive.activation(name).to_html(), derive.loss("bce").to_html(),
+             derive.graph("log(x1) + x1*x2 - sin(x2) - x1/x2", x1=2, x2=5).to_html()]
+    if name not in ("softmax",):
+        pages.append(derive.example(activation=name).to_html())
+    for page in pages:
+        assert "<mo>-</mo>" not in page and "<mn>-" not in page
+        assert not re.search(r"<mo>[ⅆⅇ]|<mi>ⅇ", page)
+
+
+def test_a_derivative_keeps_its_parentheses():
+    page = derive.activation("sigmoid").to_html()
+    d_dz = ('<mfrac><mrow><mo>d</mo></mrow><mrow><mo>d</mo><mi>z</mi></mrow></mfrac>'
+            '<mrow><mo>(</mo><mrow><mn>1</mn><mo>+</mo>')
+    assert d_dz in page  # d/dz (1 + e^{-z}), not d/dz 1 + e^{-z}
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "step"])
+def test_piecewise_functions_are_cases_not_text(name):
+    """SymPy's MathML writes a piecewise function as the text piecewise((0, o = 0), ...)."""
+    pages = [derive.activation(name).to_html()]
+    if name != "step":
+        pages.append(derive.example(activation=name).to_html())
+    for page in pages:
+        assert "piecewise" not in page.lower().replace("differentiate each piece", "")
+        assert "<mtable" in page and "otherwise</mtext>" in page

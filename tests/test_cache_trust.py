@@ -76,7 +76,7 @@ EDITS = {
     "extra key": ("loss", lambda r: r.__setitem__("extra", "x")),
     "text type": ("loss", lambda r: r.__setitem__("name", 5)),
     "terminal escape": ("activation", lambda r: r["derivative"].__setitem__(
-        "pretty", "\x1b]0;pwned\x07\x1b[2J")),
+        "text", "\x1b]0;pwned\x07\x1b[2J")),
 }
 
 

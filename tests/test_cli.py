@@ -36,7 +36,7 @@ def run(*args, **kwargs):
 def test_default_text_prints_the_worked_example():
     r = run("example", "--activation", "sigmoid")
     assert r.exit_code == 0
-    for shown in ("i₄ = 1×0.2 + 0×0.4 + 1×(−0.5) + (−0.4) = −0.7", "o₄ = σ(−0.7) = 0.332",
+    for shown in ("i₄ = 1×0.2 + 0×0.4 + 1×(−0.5) + (−0.4) = −0.700", "o₄ = σ(−0.700) = 0.332",
                   "o₆ = σ(−0.105) = 0.474", "Err₆", "0.1312", "b₄", "−0.408"):
         assert shown in r.output, shown
     assert "hand-rounded 0.1311" in r.output  # the note on the slides' rounding

@@ -109,7 +109,13 @@ def test_the_survey_example():
 def test_kinks_follow_pytorch():
     assert trace("relu(x)", {"x": 0.0})["gradient"]["x"] == 0.0
     assert trace("abs(x)", {"x": 0.0})["gradient"]["x"] == 0.0
-    assert trace("max(x, y)", {"x": 1.0, "y": 1.0})["gradient"] == {"x": 1.0, "y": 0.0}
+    # a tie splits the gradient evenly (torch.maximum gives 0.5 each, torch.amax over
+    # [x, y, x] gives x 2/3 and y 1/3), whatever the order of the arguments
+    assert trace("max(x, y)", {"x": 1.0, "y": 1.0})["gradient"] == {"x": 0.5, "y": 0.5}
+    assert trace("max(y, x)", {"x": 1.0, "y": 1.0})["gradient"] == {"x": 0.5, "y": 0.5}
+    assert trace("max(x, y, x)", {"x": 1.0, "y": 1.0})["gradient"] == pytest.approx(
+        {"x": 2 / 3, "y": 1 / 3})
+    assert trace("min(x, y)", {"x": 1.0, "y": 2.0})["gradient"] == {"x": 1.0, "y": 0.0}
 
 
 def test_the_chain_of_the_slides():

@@ -645,7 +645,7 @@ def _altered_records(draw, envelope):
             node.append(draw(junk))
     else:  # a hostile markup field, wherever there is one
         text = json.dumps(data)
-        field = draw(st.sampled_from(['"latex": "', '"mathml": "', '"pretty": "',
+        field = draw(st.sampled_from(['"latex": "', '"mathml": "', '"text": "',
                                       '"rule": "']))
         assume(field in text)
         payload = draw(st.sampled_from([r"\\input{/etc/passwd}", "<img src=x onerror=1>",

@@ -1,5 +1,6 @@
 """Rendered documents: LaTeX compiles, Markdown holds the tables and math, samples are current."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -49,8 +50,8 @@ def test_pdf_shows_the_numbers(doc, tmp_path):
 
 def test_markdown_holds_tables_and_math(doc):
     md = render("example", "markdown", doc=doc)
-    assert "| parameter | old |" in md and "| $w_{1,4}$ | 0.2 | -0.0079 | 0.192 |" in md
-    assert "$i_{4} = 1 \\times 0.2 + 0 \\times 0.4 + 1 \\times (-0.5) + (-0.4) = -0.7$" in md
+    assert "| parameter | old |" in md and "| $w_{1,4}$ | 0.200 | -0.0079 | 0.192 |" in md
+    assert "$i_{4} = 1 \\times 0.2 + 0 \\times 0.4 + 1 \\times (-0.5) + (-0.4) = -0.700$" in md
     assert "\\begin{aligned}" in md and "\\frac{e^{- z}}{\\left(1 + e^{- z}\\right)^{2}}" in md
     assert "$\\mathit{Err}_{6} = " in md and "= 0.1312$" in md
 
@@ -67,8 +68,10 @@ def test_hostile_title_is_escaped():
 
 
 def test_filters():
-    assert number(-0.7, 3) == "-0.7" and number(0.13116, 4) == "0.1312"
-    assert number(-0.0000001, 3) == "0" and number(0.4, 3) == "0.4"
+    # fixed places, trailing zeros kept (DESIGN.md: 0.0620, -0.0100), no sign on a zero
+    assert number(-0.7, 3) == "-0.700" and number(0.13116, 4) == "0.1312"
+    assert number(0.062, 4) == "0.0620" and number(-0.01, 4) == "-0.0100"
+    assert number(-0.0000001, 3) == "0.000" and number(0.4, 3) == "0.400"
     assert escape_tex("50% & $") == "50\\% \\& \\$"
     assert escape_markdown("a_b*c") == "a\\_b\\*c"
 
@@ -87,3 +90,77 @@ def test_committed_pdf_is_current(doc, tmp_path):
     fresh = compile_pdf(render("example", "latex", doc=doc))
     committed = (ROOT / "output/lecture-example.pdf").read_bytes()
     assert pdf_text(committed, tmp_path) == pdf_text(fresh, tmp_path)
+
+
+# --- LaTeX as printed (issue 17) -----------------------------------------------------------
+
+def _pdflatex(tex: str, tmp_path) -> tuple[str, list[str]]:
+    """The log of a pdflatex run and the text of each page (poppler)."""
+    src = tmp_path / "doc.tex"
+    src.write_text(tex, encoding="utf-8")
+    subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode",
+                    "-halt-on-error", "doc.tex"], cwd=tmp_path, capture_output=True,
+                   timeout=120, check=True)
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    info = subprocess.run(["pdfinfo", "doc.pdf"], cwd=tmp_path, capture_output=True,
+                          text=True, check=True).stdout
+    pages = int(next(ln.split()[1] for ln in info.splitlines() if ln.startswith("Pages:")))
+    text = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), "doc.pdf", "-"],
+                           cwd=tmp_path, capture_output=True, text=True).stdout
+            for n in range(1, pages + 1)]
+    return log, text
+
+
+@requires_pdflatex
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) missing")
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "gelu"])
+def test_forward_pass_stays_on_one_page_and_the_log_is_clean(activation, tmp_path):
+    import derive
+
+    tex = derive.example(activation=activation).to_latex()
+    log, pages = _pdflatex(tex, tmp_path)
+    assert "Redefining Unicode character" not in log
+    assert "newunicodechar" not in tex
+    assert not [ln for ln in log.splitlines() if "Warning" in ln], activation
+    where = [n for n, page in enumerate(pages) if "Forward pass" in page]
+    assert len(where) == 1
+    page = pages[where[0]]
+    # every net input and output of the pass is on the heading's page
+    for unit in (4, 5, 6):
+        assert re.search(rf"i{unit}\s*=", page) and re.search(rf"o{unit}\s*=\s*{activation}",
+                                                              page), (activation, unit)
+    if activation == "sigmoid":
+        assert len(pages) == 2  # the lecture's example: two pages
+
+
+def test_no_fraction_is_nested_in_an_argument_or_an_exponent():
+    """GELU's erf(√2 z/2) and e^{-z²/2}: fractions there are written a/b, never \\frac in a
+    script size."""
+    from derive.symbolic import cache
+    from derive.symbolic.definitions import ACTIVATIONS
+
+    def inside(tex: str, opener: str):
+        at = tex.find(opener)
+        while at >= 0:
+            depth, k = 0, at + len(opener) - 1
+            for k in range(at + len(opener) - 1, len(tex)):
+                depth += {"{": 1, "}": -1}.get(tex[k], 0)
+                if depth == 0:
+                    break
+            yield tex[at:k + 1]
+            at = tex.find(opener, k)
+
+    gelu = cache.activation(ACTIVATIONS["gelu"])
+    assert any("e^{- z^{2} / 2}" in s["latex"] for s in gelu["steps"])
+    for defn in ACTIVATIONS.values():
+        rec = cache.activation(defn)
+        for tex in [s["latex"] for s in rec["steps"]] + [rec["derivative"]["latex"]]:
+            for part in [*inside(tex, "e^{"), *inside(tex, r"\operatorname{erf}{")]:
+                assert r"\frac" not in part, (defn.name, part)
+
+
+def test_latex_sets_the_characters_of_descriptions():
+    """Φ and √ in gelu's description, ← and θ in check's messages: set by the preamble,
+    never replaced by '?'."""
+    for text in ("z·Φ(z) = z (1 + erf(z/√2))/2", "b ← b + η Err", "θ ← θ − η ∂E/∂θ", "α ≈ 1"):
+        assert "?" not in escape_tex(text), text

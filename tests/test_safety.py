@@ -455,7 +455,9 @@ def test_a_custom_activation_with_relations_in_every_format(tmp_path, fmt):
     out = result.stdout
     assert "operatorname{custom" not in out and "<mi>custom" not in out
     if fmt in ("markdown", "latex"):
-        assert "o_{3} = f(0.5) = 0.5" in out or r"o_{3} &= f(0.5) = 0.5" in out
+        import re
+
+        assert re.search(r"o_\{3\} &?= f\(0\.50*\) = 0\.50*", out), out
         assert r"\mathrm{custom" not in out
     if fmt == "html":
         assert "custom: where(z &gt; 0, z, 0.1*z)" in out

@@ -386,7 +386,7 @@ def test_compare_modes_start_from_the_same_parameters(four):
     (["--mode", "minibatch", "--batch-size", "9"], "larger than"),
     (["--mode", "sgd", "--batch-size", "2"], "applies to --mode minibatch"),
     (["--mode", "sgd", "--shuffle"], "--seed"),
-    ([], "--mode is needed"),
+    ([], "--mode is required"),
     (["--mode", "batch", "--min-change", "-1"], "--min-change"),
     (["--mode", "batch", "--max-misclassified", "150"], "--max-misclassified"),
     (["--mode", "batch", "--max-epochs", "0"], "--max-epochs"),

@@ -50,4 +50,4 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
     assert json.loads(out.stdout)["forward"]["o4"] == pytest.approx(0.331812, abs=1e-6)
     text = subprocess.run([str(venv / "bin" / "derive"), "example", "--activation", "sigmoid"],
                           cwd=elsewhere, env=env, capture_output=True, text=True, check=True)
-    assert "o₄ = σ(−0.7) = 0.332" in text.stdout
+    assert "o₄ = σ(−0.700) = 0.332" in text.stdout

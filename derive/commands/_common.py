@@ -17,6 +17,38 @@ from derive.errors import DeriveError
 DOCUMENT_FORMATS = ("text", "markdown", "latex", "html", "json")
 
 
+# -- shell completion (click's: eval "$(_DERIVE_COMPLETE=bash_source derive)") -----------------
+# The names are completed from the registries; the options themselves stay free text, so that a
+# misspelt name gets derive's own message with a did-you-mean rather than click's.
+
+def _complete(names, incomplete: str):
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def complete_activation(ctx, param, incomplete):
+    """Every registered activation (derive activation NAME, --output-activation)."""
+    from derive.symbolic.definitions import ACTIVATIONS
+
+    return _complete(ACTIVATIONS, incomplete)
+
+
+def complete_layer_activation(ctx, param, incomplete):
+    """The activations that can go in every layer of a trained network: not step (no
+    gradient), not softmax (output layer only)."""
+    from derive.symbolic.definitions import ACTIVATIONS
+
+    return _complete([n for n, d in ACTIVATIONS.items() if d.elementwise and n != "step"],
+                     incomplete)
+
+
+def complete_loss(ctx, param, incomplete):
+    from derive.symbolic.definitions import LOSSES
+
+    return _complete(LOSSES, incomplete)
+
+
 def friendly(fn):
     """Map the library's DeriveError to one clear line on stderr and exit status 2."""
 

@@ -12,6 +12,7 @@ from derive.commands._common import (
     output_options,
     picture_beside,
 )
+from derive.errors import DECIMALS
 
 PRESETS = ("shekels", "miles")  # derive.numeric.descend.PRESETS (NumPy stays out of --help)
 
@@ -30,7 +31,7 @@ PRESETS = ("shekels", "miles")  # derive.numeric.descend.PRESETS (NumPy stays ou
 @click.option("--lr", metavar="ETA[,ETA...]",
               help="Learning rate; several separated by commas run side by side.")
 @click.option("--steps", type=int, help="Number of steps (default: 10; 100 with --function).")
-@click.option("--decimals", type=click.IntRange(0, 12), default=4, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=4, show_default=True,
               help="Places shown for parameters (one more for losses and gradients).")
 @format_option()
 @output_options

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from derive.commands._common import (
+    complete_activation,
+    complete_loss,
     emit,
     format_option,
     friendly,
@@ -22,8 +24,9 @@ HELP = ("""Derive a loss's gradient dE/do and the error term Err = −dE/di of a
 
 
 @click.command("loss", help=HELP)
-@click.argument("name", metavar="NAME")
+@click.argument("name", metavar="NAME", shell_complete=complete_loss)
 @click.option("--output-activation", "output_activation", metavar="A",
+              shell_complete=complete_activation,
               help=f"The output layer's activation ({', '.join(ACTIVATIONS)}); default: "
                    f"softmax for ce, else sigmoid.")
 @format_option(DOCUMENT_FORMATS)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from derive.commands._common import friendly
-from derive.errors import DeriveError
+from derive.commands._common import complete_layer_activation, complete_loss, friendly
+from derive.errors import DECIMALS, DeriveError
 
 FORMATS = ("latex", "markdown", "moodle", "qti")
 SUFFIX = {"latex": "tex", "markdown": "md"}
@@ -50,16 +50,21 @@ class _Progress:
 @click.option("--force", is_flag=True, help="Write into a non-empty directory.")
 @click.option("--network", "network_text", default="3,2,1", show_default=True,
               help="Layer sizes of the networks drawn, inputs first.")
-@click.option("--activation", metavar="NAME", help="Activation of every layer (default sigmoid; "
-                                                   "the activation kind: a random one).")
-@click.option("--loss", metavar="NAME", help="Loss (default half_sse; the loss kind: a random "
-                                             "one).")
+@click.option("--activation", metavar="NAME", shell_complete=complete_layer_activation,
+              help="Activation of every layer (default sigmoid; the activation kind: a random "
+                   "one).")
+@click.option("--loss", metavar="NAME", shell_complete=complete_loss,
+              help="Loss (default half_sse; the loss kind: a random one).")
 @click.option("--lr", type=float, help="Learning rate η (default: drawn per problem).")
-@click.option("--decimals", type=click.IntRange(1, 6), default=3, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=3, show_default=True,
               help="Places shown for net inputs, outputs and parameters (one more for error "
                    "terms, gradients and losses).")
 @click.option("--choices", type=click.IntRange(2, 6), default=None,
               help="Multiple choice: this many options per question (e.g. 4).")
+@click.option("--alpha", type=float, metavar="A",
+              help="alpha of leaky_relu or elu (with --activation): any real number; every "
+                   "problem states it, and where f' has no form in the output for it (alpha "
+                   "< 0) the solutions say why and use f'(i).")
 @click.option("--dead-units", is_flag=True,
               help="Networks with a dead ReLU hidden unit (its error term is 0, its weights "
                    "never change): the slide's 'units can die'. Needs --activation relu.")
@@ -68,7 +73,7 @@ class _Progress:
                    "(default 'derive problems, seed N').")
 @friendly
 def problems(kinds_text, variants, seed, fmt, output, force, network_text, activation, loss,
-             lr, decimals, choices, dead_units, title):
+             lr, decimals, choices, alpha, dead_units, title):
     """Exam problems in seeded variants, with worked solutions and a JSON answer key.
 
     Writes DIR/problems.tex and DIR/solutions.tex (or .md) and DIR/answers.json;
@@ -84,11 +89,16 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
     from derive.output import check_output_dir
 
     check_output_dir(output, force)  # refuse before any work
+    if fmt == "qti":
+        from render.quiz import check_canvas_places
+
+        check_canvas_places(decimals)  # Canvas marks at most 4 places: say so before any work
     bar = _Progress(variants)
     try:
         result = api.problems(kinds_text, variants, seed, network=network_text,
                               activation=activation, loss=loss, lr=lr, decimals=decimals,
-                              choices=choices, dead_units=dead_units, progress=bar)
+                              choices=choices, dead_units=dead_units, alpha=alpha,
+                              progress=bar)
     finally:
         bar.close()
     for path in result.write(output, fmt, force=True, title=title):

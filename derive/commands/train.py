@@ -12,17 +12,19 @@ from derive.commands._common import (
     output_options,
     picture_beside,
 )
+from derive.errors import DECIMALS
 
 MODES = ("batch", "sgd", "minibatch")  # derive.numeric.train.MODES (NumPy stays out of --help)
 INITS = ("gaussian", "uniform")
 
 
-@click.command()
+@click.command(options_metavar="--mode batch|sgd|minibatch [OPTIONS]")
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
               help="Network spec (TOML) with its [[examples]]. Default: the lecture's example.")
 @click.option("--mode", type=click.Choice(MODES),
-              help="batch: mean gradient over all examples; sgd: one example per update; "
-                   "minibatch: mean gradient over --batch-size examples.")
+              help="Required (or --compare-modes): batch: mean gradient over all examples; "
+                   "sgd: one example per update; minibatch: mean gradient over --batch-size "
+                   "examples.")
 @click.option("--batch-size", type=int, help="Examples per update in --mode minibatch (the "
               "last mini-batch takes the examples that remain).")
 @click.option("--max-epochs", type=int, default=100, show_default=True,
@@ -47,7 +49,7 @@ INITS = ("gaussian", "uniform")
 @click.option("--compare-modes", is_flag=True,
               help="Run batch, sgd and minibatch from the same start and draw their loss "
                    "curves together.")
-@click.option("--decimals", type=click.IntRange(0, 12), default=3, show_default=True,
+@click.option("--decimals", type=click.IntRange(*DECIMALS), default=3, show_default=True,
               help="Places shown for parameters (one more for gradients and losses).")
 @format_option()
 @output_options
@@ -56,7 +58,8 @@ def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_
           shuffle, seed, standardize, init_method, lr, compare_modes, decimals, fmt, output,
           force):
     """Train the spec's network on its examples, epoch after epoch, until a stopping
-    criterion fires.
+    criterion fires.  --mode is required: batch, sgd or minibatch (or --compare-modes for
+    all three).
 
     Prints every step for short runs, always a table per epoch (loss, misclassified %,
     largest parameter change) and the loss curve (a text plot; an SVG image beside a

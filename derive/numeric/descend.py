@@ -126,6 +126,7 @@ class Model:
     grads: tuple[Function, ...]  # d model / d param, in params order
     expression: str  # SymPy's spelling
     latex: str
+    oneline: str  # one line of Unicode, for the terminal: c·x
 
 
 def compile_model(text: str, params) -> Model:
@@ -138,7 +139,8 @@ def compile_model(text: str, params) -> Model:
     params = tuple(params)
     got = worker.run("model", text, list(params), user=True, what=f"--model '{text}'")
     return Model(got["text"], params, Function(got["tree"]),
-                 tuple(Function(g) for g in got["grads"]), got["expression"], got["latex"])
+                 tuple(Function(g) for g in got["grads"]), got["expression"], got["latex"],
+                 got["oneline"])
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,8 @@ class Function1:
     latex: str
     derivative: str
     derivative_latex: str
+    oneline: str = ""  # f and f′ on one line of Unicode, for the terminal: x⁴ − 3x² + x
+    derivative_oneline: str = ""
 
 
 def compile_function(text: str) -> Function1:
@@ -161,7 +165,7 @@ def compile_function(text: str) -> Function1:
     got = worker.run("function", text, user=True, what=f"--function '{text}'")
     return Function1(got["text"], Function(got["tree"]), Function(got["dtree"]),
                      got["expression"], got["latex"], got["derivative"],
-                     got["derivative_latex"])
+                     got["derivative_latex"], got["oneline"], got["derivative_oneline"])
 
 
 # --- runs -------------------------------------------------------------------------------------

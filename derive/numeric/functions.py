@@ -13,7 +13,7 @@ import numpy as np
 
 from derive.numeric.evaluate import Function
 from derive.symbolic import cache
-from derive.symbolic.definitions import activation_def, loss_def
+from derive.symbolic.definitions import activation_def, at_params, loss_def
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,9 @@ class Activation:
         return a * g - a * np.sum(a * g, axis=-1, keepdims=True)
 
     def derivative(self, z, a):
-        """f'(z), from the output a where SymPy found that form (cheaper, as the lecture says)."""
+        """f'(z), from the output a where that form holds for these parameters (cheaper, as the
+        lecture says), else from the net input z (leaky_relu with alpha < 0: a > 0 on both
+        sides of the kink, so a cannot tell the slopes 1 and alpha apart)."""
         with np.errstate(over="ignore", under="ignore"):  # saturation: inf or 0, as in f
             if self.df_from_output is not None:
                 return self.df_from_output(a=a, **dict(self.params))
@@ -71,8 +73,10 @@ def log_softmax(z):
 
 @lru_cache(maxsize=None)
 def activation(name: str, params: tuple = ()) -> Activation:
+    """The activation with these parameter values; its record is derived for them, so its
+    output form is there only where it holds for them (DESIGN.md, Notation)."""
     defn = activation_def(name)
-    record = cache.activation(defn)
+    record = cache.activation(at_params(defn, dict(params)))
     trees = record["numeric"]
     merged = tuple(sorted({**defn.defaults, **dict(params)}.items()))
     return Activation(name, merged, record, Function(trees["f"]), Function(trees["df"]),
@@ -128,10 +132,12 @@ def _symbols(tree) -> set:
 
 
 @lru_cache(maxsize=None)
-def pairing(loss_name: str, activation_name: str) -> Pairing:
-    record = cache.pairing(loss_def(loss_name), activation_def(activation_name))
-    tree = record["numeric"]
+def pairing(loss_name: str, activation_name: str, params: tuple = ()) -> Pairing:
+    """Err of an output unit for this loss and activation (with these parameter values: where
+    f' has no form in the output for them, Err needs the net input and .Err is None)."""
     defn = activation_def(activation_name)
+    record = cache.pairing(loss_def(loss_name), at_params(defn, dict(params)))
+    tree = record["numeric"]
     usable = record["in_output"] and _symbols(tree) <= {"o", "t", "K", *defn.defaults}
     return Pairing(loss_name, activation_name, record, Function(tree) if usable else None)
 

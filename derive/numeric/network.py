@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 import numpy as np
 
 from derive.errors import DeriveError
+from derive.intervals import decimal
 from derive.numeric import functions
 from derive.spec import Spec
 
@@ -38,7 +39,9 @@ def round_half_up(x, places: int):
             return v + 0.0
         with localcontext() as ctx:
             ctx.prec = 60  # quantize needs every digit of the result (1e15 at 12 places)
-            return float(Decimal(repr(v)).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
+            # binary noise (0.33864999999999995 for 0.33865) must not decide a tie: the
+            # decimal the value stands for, as derive/intervals.py rounds it
+            return float(decimal(v, places).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
 
     if np.ndim(x):
         return np.vectorize(one, otypes=[float])(x)
@@ -80,7 +83,8 @@ class Network:
             if not act.elementwise and n != len(self.acts) - 1:
                 raise DeriveError(f"layer {n + 1}: '{act.name}' is for the output layer only")
         self.loss = functions.loss(spec.loss)
-        self.pairing = functions.pairing(spec.loss, spec.layers[-1].activation)
+        self.pairing = functions.pairing(spec.loss, spec.layers[-1].activation,
+                                         spec.layers[-1].params)
         self.clipped = False  # set when a loss had to clip a log (outputs exactly 0 or 1)
         if params is None:
             params = [(np.array(layer.weights, dtype=float), np.array(layer.biases, dtype=float))

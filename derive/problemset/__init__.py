@@ -10,6 +10,7 @@ No formatting here: render/ and templates/ lay the problems out.
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Callable
@@ -59,11 +60,26 @@ class ProblemSet:
     variants: tuple[Variant, ...]
 
     def answers(self) -> dict:
-        """answers.json (DESIGN.md): the seed, then per variant its problems' keys."""
-        return {"seed": self.seed, "kinds": list(self.kinds), "options": self.options.to_dict(),
-                "variants": [{"variant": v.number, "id": v.id,
-                              "problems": [p.key() for p in v.problems]}
-                             for v in self.variants]}
+        """answers.json (DESIGN.md): the seed, then per variant its problems' keys, every
+        number at 15 significant digits."""
+        return fifteen({"seed": self.seed, "kinds": list(self.kinds),
+                        "options": self.options.to_dict(),
+                        "variants": [{"variant": v.number, "id": v.id,
+                                      "problems": [p.key() for p in v.problems]}
+                                     for v in self.variants]})
+
+
+def fifteen(value):
+    """Every float of a JSON-shaped value at 15 significant digits (DESIGN.md: JSON numbers
+    never show binary noise: -1.7, not -1.7000000000000002); a double read from 15 digits
+    prints back as exactly those digits."""
+    if isinstance(value, float):
+        return float(f"{value:.15g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: fifteen(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [fifteen(v) for v in value]
+    return value
 
 
 def variant_id(seed: int, number: int) -> str:

@@ -2,8 +2,10 @@
 
 A kind draws its givens with a numpy Generator, rounds them to what will be printed, and only
 then computes its answers, so what a student reads is exactly what the key was computed from.
-Each answer carries the number of places it is shown to and an absolute tolerance wide enough
-to accept that rounding on the exact chain and on the chain rounded by hand as one goes.
+Each answer carries the number of places it is shown to, its right values at those places (the
+exact chain's and the hand-rounded chain's, where they differ) and their rounding intervals
+(`accept`, derive/intervals.py); `tolerance` is the half-width of the interval around the
+answer itself.  Yes/no answers are 1/0 with tolerance 0 and their word in `words`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from derive import intervals
 from derive.errors import DeriveError
 from derive.numeric.network import round_half_up
 
@@ -32,9 +35,23 @@ class Options:
     decimals: int = 3
     choices: int | None = None
     dead_units: bool = False  # asked for: a hidden unit that is dead (flat), and what follows
+    alpha: float | None = None  # leaky_relu's or elu's alpha, for every layer that takes one
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if out["alpha"] is None:
+            del out["alpha"]  # answers.json unchanged where no alpha was chosen
+        return out
+
+    def params_for(self, activation: str) -> dict:
+        """The parameters a layer with this activation gets: the chosen alpha where it has
+        one (leaky_relu, elu), else its defaults (stated in every problem all the same)."""
+        from derive.symbolic.definitions import activation_def
+
+        defaults = activation_def(activation).defaults
+        if self.alpha is not None and "alpha" in defaults:
+            return {**defaults, "alpha": float(self.alpha)}
+        return defaults
 
 
 @dataclass(frozen=True)
@@ -49,11 +66,18 @@ class Problem:
     solution: object = None  # the document the solution templates lay out
     choices: dict = field(default_factory=dict)  # name -> [{"value", "correct", "mistake"}]
     facts: dict = field(default_factory=dict)  # non-numeric answers (a range, a kind of GD)
+    accept: dict = field(default_factory=dict)  # name -> [[lo, hi], ...] (derive/intervals.py)
+    right: dict = field(default_factory=dict)  # name -> right values at its places, key's first
+    words: dict = field(default_factory=dict)  # name -> the answer in words (yes, no, unbounded)
+    options: dict = field(default_factory=dict)  # name -> choices a quiz offers (yes/no, sup E)
+    ask: tuple = ()  # what a quiz asks, in order (names in choices or options as a choice)
 
     def key(self) -> dict:
         """The entry of answers.json (DESIGN.md), extended with the variant-free extras."""
         out = {"kind": self.kind, "id": self.id, "spec": self.spec, "answers": self.answers,
-               "tolerance": self.tolerance, "places": self.places}
+               "tolerance": self.tolerance, "places": self.places, "accept": self.accept}
+        if self.words:
+            out["words"] = self.words
         if self.givens:
             out["givens"] = self.givens
         if self.facts:
@@ -61,6 +85,18 @@ class Problem:
         if self.choices:
             out["choices"] = self.choices
         return out
+
+    def quiz_choice(self, name: str) -> list[dict] | None:
+        """The options a quiz offers for `name`, or None when it asks for a number."""
+        return self.choices.get(name) or self.options.get(name)
+
+    def alternatives(self) -> bool:
+        """Does some answer have more than one right value at its places?"""
+        return any(len(r) > 1 for r in self.right.values())
+
+    def key_names(self) -> list[str]:
+        """The names the answer key shows: every answer, then answers given only in words."""
+        return [*self.answers, *(n for n in self.words if n not in self.answers)]
 
 
 def places_for(name: str, decimals: int) -> int:
@@ -74,10 +110,23 @@ def shown(value: float, places: int) -> float:
     return float(round_half_up(value, places))
 
 
-def tolerance(answer: float, chains, places: int) -> float:
-    """Accept the answer's rounding on every chain: the widest gap plus half a last place."""
-    gap = max((abs(answer - c) for c in chains), default=0.0)
-    return float(f"{gap + 0.5 * 10.0 ** -places + 1e-9:.12g}")
+def answer_keys(answers: dict, places: dict, routes: dict | None = None,
+                yes_no=()) -> dict:
+    """tolerance, accept and right of each answer (the Problem fields): routes[name] holds
+    the values the other right chains give for it (the hand-rounded chain's).  A yes/no answer
+    (1 or 0) is accepted exactly, and said in words."""
+    routes = routes or {}
+    tol, acc, right, words = {}, {}, {}, {}
+    for n, v in answers.items():
+        if n in yes_no:
+            tol[n], acc[n], right[n] = 0.0, [[float(v), float(v)]], [float(v)]
+            words[n] = "yes" if v else "no"
+            continue
+        values = [v, *routes.get(n, ())]
+        tol[n] = intervals.half_unit(places[n])
+        acc[n] = intervals.as_json(intervals.accept(values, places[n]))
+        right[n] = [float(r) for r in intervals.right_values(values, places[n])]
+    return {"tolerance": tol, "accept": acc, "right": right, "words": words}
 
 
 def check_finite(values: dict) -> None:
@@ -133,6 +182,12 @@ def distractors(rng: np.random.Generator, answer: float, places: int, mistakes: 
     options = wrong + [{"value": float(answer), "correct": True, "mistake": None}]
     order = rng.permutation(len(options))
     return [options[int(i)] for i in order]
+
+
+def yes_no_choice(yes: bool) -> list[dict]:
+    """A yes/no question as a choice (a quiz never asks it as a number): yes = 1, no = 0."""
+    return [{"value": 1.0, "word": "yes", "correct": yes, "mistake": None},
+            {"value": 0.0, "word": "no", "correct": not yes, "mistake": None}]
 
 
 def need(condition: bool, why: str) -> None:

@@ -45,6 +45,8 @@ OMITTED = {
     "gradient_limits": "where the gradient vanishes is not determined (it needs the "
                        "derivative's limits as z goes to infinity either way)",
     "kinks": "the points where the pieces meet are not located exactly",
+    "range_ends": "the range's ends are shown as not reached (SymPy did not settle whether "
+                  "they are)",
     "extremes": "the smallest and largest outputs are taken from a grid, not solved for",
     "simplify_error": "the error term Err is shown as multiplied out, not simplified",
     "stationary_points": "the stationary points are not given",

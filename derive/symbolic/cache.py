@@ -30,8 +30,8 @@ from pathlib import Path
 
 from derive.symbolic.definitions import ACTIVATIONS, ActivationDef, LossDef
 
-_CODE = ("derivation.py", "tree.py", "primitives.py", "definitions.py", "shape.py", "../expr.py",
-         "../numeric/evaluate.py", "budget.py", "record.py", "cache.py")
+_CODE = ("derivation.py", "oneline.py", "tree.py", "primitives.py", "definitions.py", "shape.py",
+         "../expr.py", "../numeric/evaluate.py", "budget.py", "record.py", "cache.py")
 FORMAT = 2  # of the envelope; 1 was the bare record
 MAX_BYTES = 8 * 1024 * 1024  # a record of the largest expression the parser takes is far less
 

@@ -8,7 +8,7 @@ choices, documentation — follows from the expression.  Adding one is adding on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from derive.errors import DeriveError, unknown
 
@@ -55,8 +55,10 @@ register_activation(ActivationDef(
     "sigmoid", "1/(1 + exp(-z))", "the logistic function; outputs in (0, 1)", symbol="σ"))
 register_activation(ActivationDef(
     "tanh", "tanh(z)", "the hyperbolic tangent; outputs in (-1, 1)", symbol="tanh"))
+# written with where, not max(0, z): max splits the gradient evenly at a tie (0.5 at z = 0), as
+# torch.maximum does, while relu'(0) = 0 (PyTorch's relu); the function is the same
 register_activation(ActivationDef(
-    "relu", "max(0, z)", "the rectified linear unit; 0 for z ≤ 0", symbol="relu"))
+    "relu", "where(z <= 0, 0, z)", "the rectified linear unit; 0 for z ≤ 0", symbol="relu"))
 register_activation(ActivationDef(
     "linear", "z", "the identity; for regression outputs", symbol="f"))
 register_activation(ActivationDef(
@@ -137,6 +139,19 @@ def loss_def(name: str) -> LossDef:
         return LOSSES[name]
     except KeyError:
         raise unknown("loss", name, LOSSES) from None
+
+
+def at_params(defn: ActivationDef, params=()) -> ActivationDef:
+    """The definition with its parameters set to these values (unknown names refused).
+
+    Its derivation record (derive.symbolic.cache) is then derived for these very values: the
+    form of f' in the unit's output is offered only where it holds for them (leaky_relu's
+    holds for alpha >= 0, not below), and the range is the range for them.  With the defaults
+    it is the definition itself, so the everyday path finds the same record."""
+    values = check_params(defn, dict(params))
+    if values == defn.defaults:
+        return defn
+    return replace(defn, params=tuple((name, values[name]) for name, _ in defn.params))
 
 
 def check_params(defn: ActivationDef, params: dict) -> dict[str, float]:

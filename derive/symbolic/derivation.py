@@ -1,8 +1,8 @@
 """SymPy derives: each activation's derivative, its form in the unit's output, the steps.
 
 Everything here returns plain JSON-serialisable dicts (the records the cache stores), with
-each expression in three spellings — SymPy-parsable text, LaTeX and Unicode pretty print —
-and the NumPy evaluation trees of derive.symbolic.tree.  This is the only module that does
+each expression in four spellings — SymPy-parsable text, LaTeX, presentation MathML and one
+line of Unicode for the terminal (derive.symbolic.oneline) — and the NumPy evaluation trees of derive.symbolic.tree.  This is the only module that does
 calculus; it runs on a cache miss (derive.symbolic.cache) and in the tests.
 """
 
@@ -15,12 +15,13 @@ from html.entities import html5
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
-from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from derive.expr import parse
 from derive.symbolic import budget
-from derive.symbolic.definitions import ACTIVATIONS, ActivationDef, LossDef
+from derive.symbolic.definitions import ActivationDef, LossDef
+from derive.symbolic.oneline import oneline
 from derive.symbolic.primitives import sigmoid, stable_form, textbook_form
 from derive.symbolic.tree import to_tree
 
@@ -47,11 +48,23 @@ class _Str(_TextbookOrder, StrPrinter):
 
 
 class _Latex(_TextbookOrder, LatexPrinter):
-    pass
+    """LaTeX with short fractions written a/b where they would be nested, in a function's
+    argument or an exponent (erf(√2 z/2), e^{-z²/2}): a fraction there is set in a small
+    script size and reads cramped (GELU's derivative)."""
 
+    def _inline(self, method, expr, *args, **kwargs):
+        saved = self._settings["fold_short_frac"]
+        self._settings["fold_short_frac"] = True
+        try:
+            return method(expr, *args, **kwargs)
+        finally:
+            self._settings["fold_short_frac"] = saved
 
-class _Pretty(_TextbookOrder, PrettyPrinter):
-    pass
+    def _print_Function(self, expr, exp=None):
+        return self._inline(super()._print_Function, expr, exp)
+
+    def _print_ExpBase(self, expr, exp=None):
+        return self._inline(super()._print_ExpBase, expr, exp)
 
 
 class _MathML(_TextbookOrder, MathMLPresentationPrinter):
@@ -73,6 +86,40 @@ class _MathML(_TextbookOrder, MathMLPresentationPrinter):
         mrow.appendChild(self._paren(expr))
         return mrow
 
+    def _print_Derivative(self, e):
+        """d/dz (1 + e^{-z}) with its parentheses, as LaTeX prints it (SymPy's MathML drops
+        them, which reads as d/dz 1 + e^{-z})."""
+        mrow = super()._print_Derivative(e)
+        mrow.replaceChild(self.parenthesize(e.expr, PRECEDENCE["Mul"]), mrow.lastChild)
+        return mrow
+
+    def _print_Piecewise(self, expr):
+        """A brace and one row per branch, 'value if condition' ('otherwise' last), as LaTeX's
+        cases; SymPy's MathML writes the text "piecewise((0, o = 0), ...)"."""
+        mrow = self.dom.createElement("mrow")
+        brace = self.dom.createElement("mo")
+        brace.appendChild(self.dom.createTextNode("{"))
+        mrow.appendChild(brace)
+        table = self.dom.createElement("mtable")
+        table.setAttribute("columnalign", "left left")
+        for value, cond in expr.args:
+            tr = self.dom.createElement("mtr")
+            for part in (value, cond):
+                td = self.dom.createElement("mtd")
+                if part is cond:
+                    text = self.dom.createElement("mtext")
+                    text.appendChild(self.dom.createTextNode(
+                        "\u2003otherwise" if cond == sp.true else "\u2003if\u2002"))
+                    td.appendChild(text)
+                    if cond != sp.true:
+                        td.appendChild(self._print(cond))
+                else:
+                    td.appendChild(self._print(part))
+                tr.appendChild(td)
+            table.appendChild(tr)
+        mrow.appendChild(table)
+        return mrow
+
     def _paren(self, expr):
         fenced = self.dom.createElement("mrow")
         for part in ("(", expr.args[0], ")"):
@@ -92,19 +139,23 @@ def _escape_text(data: str) -> str:
 
 
 def _mathml(expr) -> str:
-    """Presentation MathML with characters instead of named entities (a page needs no DTD)."""
+    """Presentation MathML with characters instead of named entities (a page needs no DTD),
+    and the minus sign (U+2212) that the page's numbers use, never the hyphen."""
     text = _MathML().doprint(expr)
-    return re.sub(r"&([A-Za-z]+);",
+    text = re.sub(r"&([A-Za-z]+);",
                   lambda m: m.group(0) if m.group(1) in ("lt", "gt", "amp", "quot")
                   else html5.get(m.group(1) + ";", m.group(0)), text)
+    # the plain letters d and e of the rest of the page, not the double-struck ⅆ and ⅇ
+    text = text.replace("ⅆ", "d").replace("ⅇ", "e")
+    return text.replace("<mo>-</mo>", "<mo>\u2212</mo>")
 
 
 def spellings(expr) -> dict:
-    """The three spellings of an expression that documents and JSON carry."""
+    """The spellings of an expression that documents and JSON carry."""
     return {
         "expression": _Str().doprint(expr),
         "latex": _Latex().doprint(expr),
-        "pretty": _Pretty({"use_unicode": True}).doprint(expr),
+        "text": oneline(expr),  # one line of Unicode, for the terminal (plain text)
         "mathml": _mathml(expr),  # presentation MathML, for HTML pages
     }
 
@@ -177,9 +228,63 @@ def _output_candidates(f, d):
                     return
                 acond = cond.subs(Z, inverse[0])
             pieces.append((form, acond))
+        pieces = _output_conditions(f, pieces)
         yield sp.piecewise_fold(sp.Piecewise(*pieces))
         return
     yield from _invert_and_substitute(f, d)
+
+
+def _image(expr, zset):
+    """The values a = expr(z) takes for z in the interval zset (expr is monotone there: it
+    was inverted), as an Interval; None when SymPy cannot tell."""
+    if not isinstance(zset, sp.Interval):
+        return None
+    ends = []
+    for end, side, included in ((zset.inf, "+", not zset.left_open),
+                                (zset.sup, "-", not zset.right_open)):
+        if end.is_infinite:
+            ends.append((sp.limit(expr, Z, end), False))
+        else:
+            ends.append((sp.limit(expr, Z, end, side), included))
+    (lo, lo_in), (hi, hi_in) = ends
+    if not (lo.is_extended_real and hi.is_extended_real):
+        return None
+    if bool(lo > hi):  # decreasing
+        (lo, lo_in), (hi, hi_in) = (hi, hi_in), (lo, lo_in)
+    return sp.Interval(lo, hi, not lo_in or lo.is_infinite, not hi_in or hi.is_infinite)
+
+
+def _output_conditions(f, pieces):
+    """Each branch's condition written as the outputs it gives (a ≥ 0), not as its condition
+    on z with z replaced by the inverse (a/(a − 1) ≤ 0): the image of the branch's z-interval,
+    with the bounds that every output has anyway (a < 1 when the range is (−1, 1)) left out.
+    Where SymPy cannot tell an image, the pieces stay as they are."""
+    try:
+        images, seen = [], sp.EmptySet
+        for (expr, cond), (_, acond) in zip(f.args, pieces):
+            zset = sp.Complement(cond.as_set(), seen) if cond != sp.true else \
+                sp.Complement(sp.Reals, seen)
+            seen = sp.Union(seen, zset)
+            images.append(_image(expr, sp.simplify(zset)) if expr.has(Z) else
+                          sp.FiniteSet(expr))
+        if any(im is None for im in images):
+            return pieces
+        whole = sp.Union(*images)
+        lo, hi = whole.inf, whole.sup
+        out = []
+        for (form, acond), im in zip(pieces, images):
+            if acond == sp.true or isinstance(im, sp.FiniteSet):
+                out.append((form, acond))  # "otherwise", or a constant branch (a = 0)
+                continue
+            parts = []
+            if im.inf != lo:
+                parts.append(A > im.inf if im.left_open else A >= im.inf)
+            if im.sup != hi:
+                parts.append(A < im.sup if im.right_open else A <= im.sup)
+            out.append((form, sp.And(*parts) if parts else sp.true))
+        return out
+    except (NotImplementedError, ValueError, TypeError):
+        return pieces
 
 
 def _inverses(f):
@@ -305,10 +410,9 @@ def _step(rule, expr):
 
 def activation_steps(defn: ActivationDef, f, d, form):
     """The derivation as (rule, expression) steps, each equal to the one before."""
-    # a user's activation is named in the document's text, not in a step (a step's rule sits
-    # inside the formula, where only the registry's plain names belong)
-    named = defn.name if defn.name in ACTIVATIONS else "the custom activation"
-    steps = [_step(f"differentiate {named}", sp.Derivative(f, Z))]
+    # a custom activation is f, as every document calls it (its name is the expression)
+    what = defn.symbol if defn.name.startswith("custom") else defn.name
+    steps = [_step(f"differentiate {what}", sp.Derivative(f, Z))]
     rule = _rule_step(f)
     done = None
     if rule is None and f == sp.tanh(Z):
@@ -350,10 +454,9 @@ def activation_steps(defn: ActivationDef, f, d, form):
         steps.append(_step("split into factors of the function itself",
                            sp.Mul(*factors, evaluate=False)))
     if direct.has(Z):  # f' is not yet written in f itself (it is for tanh: 1 - tanh²)
-        # a registered activation by its name; a user's by its symbol (f), never by the name
-        # 'custom: ...', which printed as a SymPy function would reach LaTeX and MathML raw
-        fname = defn.name if defn.name in ACTIVATIONS else defn.symbol
-        fz = _NAMED_FUNCTIONS.get(defn.name, sp.Function(fname))(Z)
+        # a registered activation by its name (parsable again: the JSON's expressions are),
+        # a custom one as f, as every document calls it (its name is the expression itself)
+        fz = _NAMED_FUNCTIONS.get(defn.name, sp.Function(what))(Z)
         steps.append(_step(f"write with {defn.symbol}(z) itself", form.subs(A, fz)))
     return steps
 
@@ -385,7 +488,40 @@ def _activation_kept(defn: ActivationDef):
     defaults = {params[k]: v for k, v in defn.params}
     defaults.update({params[k]: _CONTEXT_VALUE for k, _ in defn.context})
     form = budget.optional("output_form", lambda: output_form(f_text, d, defaults), None)
-    return (f, f_text, d, form), tuple(budget.omitted()[before:])
+    needs = _unevaluable(form) if form is not None else None
+    if needs is not None:
+        form = None  # e.g. erf's form needs erfinv: the activation simply has no output form
+    return (f, f_text, d, form, needs), tuple(budget.omitted()[before:])
+
+
+def _unevaluable(expr):
+    """The name of a function in expr that has no numeric form here (erfinv), else None."""
+    try:
+        to_tree(expr)
+    except ValueError:
+        from derive.symbolic.tree import _FUNCTIONS
+
+        known = {f.__name__ for f in _FUNCTIONS} | {"Piecewise", "Max", "Min", "Heaviside"}
+        names = sorted({type(g).__name__ for g in expr.atoms(sp.Function)} - known)
+        return names[0] if names else "a function"
+    return None
+
+
+def _no_output_form(defn: ActivationDef, f_numeric: dict, needs, gradient_free: bool):
+    """Why an activation has no derivative in terms of its output (None where it has one, or
+    where the question does not arise): a function that form needs has no numeric form
+    (erf's needs erfinv), or two net inputs give the same output with different slopes
+    (leaky_relu with alpha < 0), which proves that no such form exists; else SymPy found none."""
+    from derive.symbolic.shape import output_collision
+
+    if gradient_free or not defn.elementwise:
+        return None
+    if needs is not None:
+        return {"reason": "no_numeric_form", "needs": needs}
+    collision = output_collision(f_numeric["f"], f_numeric["df"])
+    if collision is not None:
+        return {"reason": "not_determined", **collision}
+    return {"reason": "not_found"}
 
 
 def _is_zero(d) -> bool:
@@ -417,7 +553,7 @@ def derive_activation(defn: ActivationDef) -> dict:
     """Everything the documents and the numeric stage need about one activation."""
     from derive.symbolic.shape import shape
 
-    f, f_text, d, form = _activation(defn)
+    f, f_text, d, form, needs = _activation(defn)
     f_stable = stable_form(f)
     df_stable = stable_form(sp.diff(f_stable, Z))
     gradient_free = _is_zero(d)
@@ -438,6 +574,11 @@ def derive_activation(defn: ActivationDef) -> dict:
         "function": spellings(f_text),
         "derivative": spellings(d),
         "derivative_from_output": spellings(form) if form is not None else None,
+        # why there is none: {"reason": "not_determined", "z": [z1, z2], "a", "fprime": [..]},
+        # {"reason": "no_numeric_form", "needs": "erfinv"} or {"reason": "not_found"}
+        # (None too where SymPy did not finish looking for one: "omitted" says so)
+        "no_output_form": (_no_output_form(defn, at_defaults, needs, gradient_free)
+                           if form is None and "output_form" not in budget.omitted() else None),
         "has_gradient": not gradient_free,
         "context": dict(defn.context),
         "jacobian": None if defn.elementwise else softmax_jacobian(),
@@ -468,38 +609,34 @@ def _chain(quantity, rule, expr):
     return {"quantity": quantity, **_step(rule, expr)}
 
 
-def _loss_range(e, domain=None):
-    """Where E is smallest and largest for a target t = 1 (and t = 0 for bce), over the outputs
-    o in `domain`: by default (0, 1) where E takes logs (bce, ce need such outputs), else every
-    real o.  Candidates: the critical points inside and the one-sided limits at the ends."""
-    if domain is None:
-        domain = (0.0, 1.0) if e.has(sp.log) else (None, None)
-    lo, hi = domain
-    rows = []
-    targets = (1, 0) if e.subs(T, 0).has(O) else (1,)
-    for t0 in targets:
-        et = e.subs(T, t0)
-        candidates = []
-        for root in sp.solve(sp.diff(et, O), O):
-            if root.is_real and (lo is None or root > lo) and (hi is None or root < hi):
-                candidates.append((sp.simplify(et.subs(O, root)), root, True))
-        for end, side in ((lo, "+"), (hi, "-")):
-            point = (-sp.oo if side == "+" else sp.oo) if end is None else sp.nsimplify(end)
-            # one-sided at a finite end of the domain (o → 0⁺, o → 1⁻), plain at ±∞
-            value = sp.limit(et, O, point, side) if end is not None else sp.limit(et, O, point)
-            candidates.append((value, point, False))
-        finite = [c for c in candidates if c[0].is_finite]
-        low = min(finite, key=lambda c: float(c[0])) if finite else None
-        top = max(candidates, key=lambda c: float("inf") if not c[0].is_finite else float(c[0]))
-        rows.append({
-            "target": t0,
-            "minimum": float(low[0]) if low else None,
-            "minimum_at": sp.sstr(low[1]) if low else None,
-            "minimum_attained": bool(low[2]) if low else False,
-            "maximum": float(top[0]) if top[0].is_finite else None,
-            "maximum_at": sp.sstr(top[1]),
-        })
-    return {"domain": [lo, hi], "by_target": rows}
+def _critical(e) -> list:
+    """Where dE/do = 0, in the target t (and K): the candidates for E's least value inside
+    the outputs' range (derive.numeric.ranges; half_sse, sse, mse, bce: o = t)."""
+    try:
+        roots = sp.solve(sp.diff(e, O), O)
+    except (NotImplementedError, ValueError, TypeError):
+        return []
+    return [to_tree(r) for r in roots if r.is_real is not False and not r.has(sp.I)]
+
+
+def _limits(e) -> dict:
+    """E as o -> -oo and o -> +oo: "inf", "-inf", a tree in t, or None where E is not real
+    out there (bce, ce take logs: their outputs lie in (0, 1))."""
+    out = {}
+    for key, point in (("-inf", -sp.oo), ("inf", sp.oo)):
+        try:
+            value = sp.limit(e, O, point)
+        except (NotImplementedError, ValueError, TypeError):
+            value = sp.nan
+        if value == sp.oo:
+            out[key] = "inf"
+        elif value == -sp.oo:
+            out[key] = "-inf"
+        elif value.is_real and value.is_finite:
+            out[key] = to_tree(value)
+        else:
+            out[key] = None
+    return out
 
 
 def derive_loss(defn: LossDef) -> dict:
@@ -538,7 +675,8 @@ def derive_loss(defn: LossDef) -> dict:
         "dE_do": spellings(de_nice),
         "minus_dE_do": spellings(_tidy(-de)),
         "steps": steps,
-        "range": _loss_range(e),
+        "critical": _critical(e),  # the range over an output activation's outputs comes
+        "limits": _limits(e),      # from these: derive.numeric.ranges.loss_range
         "numeric": {"E": to_tree(e), "dE_do": to_tree(de)},
     }
 
@@ -572,7 +710,7 @@ def derive_pairing(loss: LossDef, act: ActivationDef) -> dict:
     the output (the lecture's (t - o) o (1 - o)), else in o, t and the net input i."""
     de = sp.diff(_loss(loss), O)
     de_nice = _tidy(de)
-    _, _, d, form = _activation(act)
+    _, _, d, form, _ = _activation(act)
     context = {}
     if not act.elementwise:
         err, steps, closed = _softmax_pairing(de)

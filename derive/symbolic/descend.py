@@ -12,6 +12,7 @@ import sympy as sp
 from derive.errors import DeriveError
 from derive.expr import canonical, parse
 from derive.symbolic import budget
+from derive.symbolic.oneline import oneline
 from derive.symbolic.tree import to_tree
 
 X = sp.Symbol("x", real=True)
@@ -31,7 +32,7 @@ def model(text: str, params: list) -> dict:
     except ValueError as exc:
         raise DeriveError(f"--model '{canonical(text)}': {exc}") from None
     return {"text": canonical(text), "expression": str(expr), "latex": sp.latex(expr),
-            "tree": tree, "grads": grads}
+            "oneline": oneline(expr), "tree": tree, "grads": grads}
 
 
 def function(text: str) -> dict:
@@ -45,8 +46,8 @@ def function(text: str) -> dict:
     except ValueError as exc:
         raise DeriveError(f"--function '{canonical(text)}': {exc}") from None
     return {"text": canonical(text), "expression": str(expr), "latex": sp.latex(expr),
-            "derivative": str(d), "derivative_latex": sp.latex(d), "tree": trees[0],
-            "dtree": trees[1]}
+            "derivative": str(d), "derivative_latex": sp.latex(d), "oneline": oneline(expr),
+            "derivative_oneline": oneline(d), "tree": trees[0], "dtree": trees[1]}
 
 
 def stationary(text: str, low: float, high: float) -> dict:

@@ -31,9 +31,6 @@ class sigmoid(sp.Function):  # noqa: N801 - named as the maths names it
         power = "^{%s}" % exp if exp is not None else ""
         return r"\sigma%s\left(%s\right)" % (power, printer._print(self.args[0]))
 
-    def _pretty(self, printer):
-        return printer._print_Function(self, func_name="σ")
-
     def _sympystr(self, printer):
         return "sigmoid(%s)" % printer._print(self.args[0])
 
@@ -70,3 +67,37 @@ def stable_form(expr):
     expr = expr.replace(sp.exp(w) / (1 + sp.exp(w)), sigmoid(w))
     expr = expr.replace(sp.log(1 + sp.exp(w)), softplus(w))
     return expr
+
+
+
+MAX_ARGS = 6  # max(a, b, ...) and min(...) take at most this many arguments (2^n - 1 branches)
+
+
+def tie_extreme(kind: str, *args):
+    """max(args) (kind "max") or min(args) as a Piecewise whose derivative splits the gradient
+    evenly where arguments tie, whatever their order (DESIGN.md; torch.maximum's 1/2 each).
+
+    One branch per set of arguments that attain the extreme together, smallest sets first:
+    where exactly the arguments in S tie for it, the value is their mean (equal to each of
+    them there), so the derivative taken branch by branch is the mean of their derivatives.
+    max(0, z) is 0 for z < 0, z for z > 0 and z/2 (= 0) at z = 0, with slope 1/2 there."""
+    from itertools import combinations
+
+    args = [sp.sympify(a) for a in args]
+    beats = (lambda a, b: a > b) if kind == "max" else (lambda a, b: a < b)
+    numbers = [a for a in args if a.is_number]
+    if numbers:  # of the constants only the extreme one (and its equals) can attain the value
+        best = (max if kind == "max" else min)(numbers)
+        args = [a for a in args if not a.is_number or a == best]
+    if len(args) == 1:
+        return args[0]
+    pieces = []
+    for size in range(1, len(args) + 1):
+        for tied in combinations(range(len(args)), size):
+            inside = [args[i] for i in tied]
+            outside = [a for i, a in enumerate(args) if i not in tied]
+            cond = sp.And(*[sp.Eq(inside[0], a) for a in inside[1:]],
+                          *[beats(inside[0], a) for a in outside])
+            value = inside[0] if size == 1 else sp.Add(*inside) / size
+            pieces.append((value, sp.true if size == len(args) else cond))
+    return sp.Piecewise(*pieces)

@@ -219,20 +219,44 @@ def mathml(value) -> bool:
 
 # ---------------------------------------------------------------- records
 
+_SPELLINGS = ("expression", "latex", "mathml", "text")
+
+
 def _spelling(v) -> bool:
-    return _dict({"expression": _text, "latex": latex, "mathml": mathml,
-                  "pretty": lambda p: _text(p, newlines=True)})(v)
+    # "text" is one line of Unicode for the terminal: printable, no line break
+    return _dict({"expression": _text, "latex": latex, "mathml": mathml, "text": _text})(v)
 
 
 def _step(extra: dict):
     fields = {"rule": _text, **extra}
 
     def ok(v):
-        return (isinstance(v, dict) and set(v) == set(fields) | {"expression", "latex", "mathml",
-                                                                    "pretty"}
+        return (isinstance(v, dict) and set(v) == set(fields) | set(_SPELLINGS)
                 and all(check(v[k]) for k, check in fields.items())
-                and _spelling({k: v[k] for k in ("expression", "latex", "mathml", "pretty")}))
+                and _spelling({k: v[k] for k in _SPELLINGS}))
     return ok
+
+
+def _no_output_form(v) -> bool:
+    """Why an activation has no form in its output (derivation._no_output_form), or None."""
+    if v is None:
+        return True
+    if not isinstance(v, dict):
+        return False
+    reason = v.get("reason")
+    if reason == "not_found":
+        return set(v) == {"reason"}
+    if reason == "no_numeric_form":
+        return set(v) == {"reason", "needs"} and _text(v["needs"]) and len(v["needs"]) <= 40
+    if reason == "not_determined":
+        return _dict({"reason": _text, "z": _list(_number, 2), "a": _number,
+                      "fprime": _list(_number, 2)})(v)
+    return False
+
+
+def _loss_limit(v) -> bool:
+    """E as o goes to -oo or +oo: "inf", "-inf", a tree in t, or None (derivation._limits)."""
+    return v is None or v in ("inf", "-inf") or tree(v)
 
 
 def _omitted(v) -> bool:
@@ -256,6 +280,7 @@ _ACTIVATION = _dict({
     "name": _text, "definition": _text, "description": _text, "symbol": _text,
     "params": _mapping(_text, _number), "elementwise": _bool,
     "function": _spelling, "derivative": _spelling, "derivative_from_output": _opt(_spelling),
+    "no_output_form": _no_output_form,
     "has_gradient": _bool, "context": _mapping(_text, _text),
     "jacobian": _opt(_dict({"diagonal": _spelling, "off_diagonal": _spelling,
                             "general": _spelling})),
@@ -273,9 +298,7 @@ _LOSS = _dict({
     "name": _text, "definition": _text, "description": _text, "formula": _text,
     "loss": _spelling, "dE_do": _spelling, "minus_dE_do": _spelling,
     "steps": _list(_step({"quantity": _text})),
-    "range": _dict({"domain": _list(_opt(_number), 2), "by_target": _list(_dict({
-        "target": _number, "minimum": _opt(_number), "minimum_at": _opt(_text),
-        "minimum_attained": _bool, "maximum": _opt(_number), "maximum_at": _text}))}),
+    "critical": _list(tree), "limits": _dict({"-inf": _loss_limit, "inf": _loss_limit}),
     "numeric": _dict({"E": tree, "dE_do": tree}),
 })
 

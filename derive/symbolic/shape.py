@@ -176,6 +176,21 @@ def small_intervals(df, lo_limit: float, hi_limit: float, kinks, var="z",
     return out
 
 
+def _attained(f, z, value: float, sign: int) -> bool:
+    """Does f reach its limit `value` (as z -> sign·∞) at some finite z?  Yes where the piece
+    in force out there is constant (relu's 0); else only where SymPy finds a real z with
+    f(z) = value.  (A grid cannot tell: erf(6) is 1.0 in floating point, but erf < 1.)"""
+    branch = _branch(f, z, sign)
+    if not branch.has(z):
+        return True
+    try:
+        roots = budget.optional("range_ends",
+                                lambda: sp.solve(sp.Eq(f, sp.nsimplify(value)), z), None)
+    except (NotImplementedError, ValueError, TypeError):
+        return False
+    return roots is not None and any(r.is_real for r in roots)
+
+
 def output_range(f, d, z, f_numeric, kinks, constant: bool) -> dict | None:
     """The set of values f takes, from its limits, its extrema and (if constant) its pieces;
     None where the limits at ±∞ ran out of time."""
@@ -214,7 +229,8 @@ def output_range(f, d, z, f_numeric, kinks, constant: bool) -> dict | None:
             out[side], out[f"{side}_closed"] = value, True
         else:
             value = best_limit
-            attained = math.isfinite(value) and bool(np.any(values == value))
+            attained = math.isfinite(value) and _attained(f, z, value,
+                                                          -1 if value == lo_lim else 1)
             out[side] = value if math.isfinite(value) else None
             out[f"{side}_closed"] = attained
     left = "[" if out["low_closed"] else "("
@@ -253,3 +269,56 @@ def shape(f, d, z, numeric: dict, params: dict, form_tree, constant: bool,
                     iv[f"{side}_closed"] = rng[f"{side}_closed"]
             iv["text"] = _interval_text("a", iv, 4)
     return {"range": rng, "vanishing": vanishing}
+
+
+# net inputs tried first when looking for two with the same output: numbers a reader can check
+_NICE = (-1.0, 1.0, -2.0, 2.0, -0.5, 0.5, 0.0, -3.0, 3.0, -1.5, 1.5, -0.25, 0.25)
+
+
+def _niceness(x: float) -> tuple:
+    """Shorter decimals first, then nearer 0: -1 before -0.75 before 1.2345."""
+    for places in range(0, 7):
+        if abs(x - round(x, places)) < 1e-12:
+            return places, abs(x)
+    return 7, abs(x)
+
+
+def output_collision(f_tree, df_tree) -> dict | None:
+    """Two net inputs z1, z2 with the same output a = f(z1) = f(z2) and different slopes
+    f'(z1) != f'(z2): the proof that f' cannot be written in terms of the output (leaky_relu
+    with alpha < 0: f(-1) = f(0.5) = 0.5, f'(-1) = -0.5, f'(0.5) = 1).  None where none is found
+    on the grid (f is one-to-one there, or constant where its slopes agree)."""
+    f_num, df_num = Function(f_tree), Function(df_tree)
+
+    def f(x):
+        with np.errstate(all="ignore"):
+            return np.asarray(f_num(z=np.asarray(x, dtype=float)), dtype=float)
+
+    def df(x):
+        with np.errstate(all="ignore"):
+            return np.asarray(df_num(z=np.asarray(x, dtype=float)), dtype=float)
+
+    grid = np.unique(np.concatenate([_grid([]), _NICE]))
+    values = f(grid)
+    for z1 in _NICE:
+        a, d1 = float(f([z1])[0]), float(df([z1])[0])
+        if not (math.isfinite(a) and math.isfinite(d1)):
+            continue
+        gap = values - a
+        found = []
+        # exactly the same output (a flat piece: relu's z <= 0) ...
+        for z2 in grid[np.abs(gap) <= 1e-12 * max(1.0, abs(a))]:
+            found.append(float(z2))
+        # ... or a crossing between two grid points, refined by bisection
+        for k in np.flatnonzero(np.sign(gap[:-1]) * np.sign(gap[1:]) < 0):
+            lo, hi = float(grid[k]), float(grid[k + 1])
+            side = math.copysign(1.0, float(gap[k]))
+            z2 = _bisect(lambda x: math.copysign(1.0, float(f([x])[0]) - a) == side, lo, hi)
+            found.append(z2)
+        for z2 in sorted(found, key=_niceness):
+            if abs(z2 - z1) < 1e-6:
+                continue
+            d2 = float(df([z2])[0])
+            if math.isfinite(d2) and abs(d2 - d1) > 1e-9 * max(1.0, abs(d1)):
+                return {"z": [z1, z2], "a": a, "fprime": [d1, d2]}
+    return None

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from derive.numeric import functions
 from derive.numeric.network import Network, Rounding
 from derive.problemset.common import (Options, Problem, check_distinct, check_finite, choose,
-                                    distractors, need, places_for, tolerance)
+                                    distractors, need, places_for, answer_keys)
 from derive.problemset.kinds.network import _tie_ok, draw_spec, revive
 from derive.spec import from_dict
 
@@ -62,7 +63,7 @@ def batch_step(spec, batch: int, rnd: Rounding = Rounding(), mistake: str | None
 def generate_batch(rng, options, pid: str) -> Problem:
     n_in = min(options.network[0], 3)
     sub = Options(network=(n_in, 1), activation=options.activation, loss=options.loss,
-                  lr=options.lr, decimals=options.decimals)
+                  lr=options.lr, decimals=options.decimals, alpha=options.alpha)
     spec = from_dict(revive(draw_spec(rng, sub, examples=EXAMPLES, min_nonzero=1)),
                      "generated dataset")
     need(len({ex.input for ex in spec.examples}) == EXAMPLES, "repeated example")
@@ -74,12 +75,12 @@ def generate_batch(rng, options, pid: str) -> Problem:
     need(bool(np.all(np.abs(nets[1]) <= 3)), "saturated")
     need(bool(np.all(np.abs(errs[1]) >= 0.001)), "vanishing error term")
     places = {n: places_for(n, d) for n in exact}
-    tol = {n: tolerance(exact[n], [hand[n]], places[n]) for n in exact}
     check_distinct(exact, places, lambda a, b: _tie_ok(a, b, exact))
     answers = dict(exact)
     updates = int(choose(rng, [1, 2, EXAMPLES]))
-    answers["batch_size"] = float(EXAMPLES // updates)
-    places["batch_size"], tol["batch_size"] = 0, 0.5
+    answers["batch_size"] = float(EXAMPLES // updates)  # a whole number: places 0
+    places["batch_size"] = 0
+    keys = answer_keys(answers, places, {n: [hand[n]] for n in exact})
     choices = {}
     if options.choices:
         name = f"dw1_{spec.units(1)[0]}"
@@ -94,10 +95,14 @@ def generate_batch(rng, options, pid: str) -> Problem:
         mistakes["the sign of the gradient"] = -exact[name]
         choices[name] = distractors(rng, exact[name], places[name], mistakes, options.choices)
     givens = {"batch": batch, "updates_per_epoch": updates, "examples": EXAMPLES}
+    layer = spec.layers[0]
+    params = dict(functions.activation(layer.activation, layer.params).params)
     solution = {"rows": rows, "batch": batch, "spec": spec.to_dict(), "answers": exact,
+                "params": params,
                 "unit": spec.units(1)[0], "inputs": list(spec.units(0)),
                 "updates": updates, "batch_size": EXAMPLES // updates,
                 "gd_kind": gd_kind(updates)}
-    return Problem("batch", pid, spec.to_dict(), answers, tol, places, givens=givens,
-                   solution=solution, choices=choices,
+    return Problem("batch", pid, spec.to_dict(), answers, places=places, givens=givens,
+                   solution=solution, choices=choices, **keys,
+                   ask=tuple(choices) if choices else tuple(answers),
                    facts={"gd_kind": gd_kind(updates), "batch": list(range(1, batch + 1))})

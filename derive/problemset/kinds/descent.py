@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from derive.problemset.common import (Problem, Redraw, check_distinct, check_finite, choose,
-                                    distractors, grid, need, shown, tolerance)
+                                    distractors, grid, need, shown, answer_keys,
+                                    yes_no_choice)
 
 STEPS = 3
 REGIMES = {"too small": (0.02, 0.15), "good": (0.3, 1.2), "too large": (2.1, 3.0)}
@@ -71,11 +72,10 @@ def generate_descent(rng, options, pid: str) -> Problem:
     need(all(abs(v) < 1e4 for v in answers.values()), "too large to work by hand")
     chains = {f"c{k}": [hand[k]["c"]] for k in range(1, STEPS + 1)}
     chains["grad0"] = [hand[0]["gradient"]]
-    tol = {n: tolerance(answers[n], chains.get(n, []), places[n]) for n in answers}
     check_distinct(answers, places)
-    answers["diverges"] = 1.0 if eta * H > 2 else 0.0
+    answers["diverges"] = 1.0 if eta * H > 2 else 0.0  # yes (1) or no (0)
     places["diverges"] = 0
-    tol["diverges"] = 0.5
+    keys = answer_keys(answers, places, chains, yes_no=("diverges",))
     choices = {}
     if options.choices:
         g = exact[0]["gradient"]
@@ -87,8 +87,10 @@ def generate_descent(rng, options, pid: str) -> Problem:
     solution = {"rows": exact, "hand": hand, "H": H, "eta_max": 2.0 / H, "eta": eta, "eta_H": eta * H,
                 "factor": 1 - eta * H, "c_star": c_star, "regime": regime, "data": data,
                 "n": len(xs)}
-    return Problem("descent", pid, spec, answers, tol, places, solution=solution,
-                   choices=choices, facts={"regime": regime})
+    ask = (*choices, "diverges") if options.choices else tuple(answers)
+    return Problem("descent", pid, spec, answers, places=places, solution=solution,
+                   choices=choices, facts={"regime": regime}, **keys, ask=ask,
+                   options={"diverges": yes_no_choice(bool(answers["diverges"]))})
 
 
 def polynomial(p: int, q: int, r: int) -> list[tuple[int, int]]:
@@ -136,7 +138,7 @@ def generate_minima(rng, options, pid: str) -> Problem:
                "f_global": min(fp, fr), "f_local": max(fp, fr), "end": float(basin)}
     d = options.decimals
     places = {n: d for n in answers}
-    tol = {n: tolerance(v, [], places[n]) for n, v in answers.items()}
+    keys = answer_keys(answers, places)
     check_distinct({n: v for n, v in answers.items() if n != "end"}, places)
     check_distinct({n: v for n, v in answers.items() if n.startswith("f")}, places)
     choices = {}
@@ -156,5 +158,5 @@ def generate_minima(rng, options, pid: str) -> Problem:
                      "kind": kind})
     solution = {"terms": terms, "roots": [p, q, r], "rows": rows, "start": x0, "end": basin,
                 "eta": eta, "numeric_end": end}
-    return Problem("minima", pid, spec, answers, tol, places, solution=solution,
-                   choices=choices, facts={"stationary_points": rows})
+    return Problem("minima", pid, spec, answers, places=places, solution=solution,
+                   choices=choices, **keys, ask=tuple(choices) if choices else tuple(answers), facts={"stationary_points": rows})

@@ -13,14 +13,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import sympy
 
 from derive.errors import DeriveError
 
 from derive.numeric import functions
+from derive.numeric.ranges import loss_range, output_interval
 from derive.problemset.common import (Problem, check_distinct, check_finite, choose, distractors,
-                                    grid, need, places_for, shown, tolerance)
+                                    grid, need, places_for, shown, answer_keys)
 from derive.symbolic import cache
-from derive.symbolic.definitions import ACTIVATIONS, LOSSES, activation_def, loss_def
+from derive.symbolic.definitions import ACTIVATIONS, LOSSES, activation_def, at_params, loss_def
 
 Z = grid(-3.0, 3.0, 0.05)
 
@@ -48,12 +50,13 @@ def _fprime(act, z: float, a: float) -> float:
 def generate_activation(rng, options, pid: str) -> Problem:
     name = options.activation or choose(rng, usable_activations())
     defn = activation_def(name)
-    record = cache.activation(defn)
+    params = options.params_for(name)
+    record = cache.activation(at_params(defn, params))  # the output form only where it holds
     if not defn.elementwise or not record["has_gradient"]:
         raise DeriveError(f"--activation {name}: the activation kind needs an elementwise "
                           f"activation with a gradient; choose one of: "
                           f"{', '.join(usable_activations())}")
-    act = functions.activation(name)
+    act = functions.activation(name, tuple(sorted(params.items())))
     z = float(choose(rng, [v for v in Z if v != 0]))
     d = options.decimals
     f = _value(act, z)
@@ -64,7 +67,7 @@ def generate_activation(rng, options, pid: str) -> Problem:
     # the student's route: f' from the output rounded to the places shown
     routes = [fp, _fprime(act, z, shown(f, places["f"]))]
     answers = {"f": f, "fprime": fp}
-    tol = {"f": tolerance(f, [f], places["f"]), "fprime": tolerance(fp, routes, places["fprime"])}
+    keys = answer_keys(answers, places, {"fprime": routes[1:]})
     check_distinct(answers, places)
     choices = {}
     if options.choices:
@@ -77,21 +80,29 @@ def generate_activation(rng, options, pid: str) -> Problem:
     facts = {"function": record["function"]["expression"],
              "derivative": record["derivative"]["expression"],
              "derivative_from_output": (record["derivative_from_output"] or {}).get("expression")}
-    solution = {"activations": [record], "z": z, "f": f, "fprime": fp, "name": name}
-    return Problem("activation", pid, spec, answers, tol, places, solution=solution,
-                   choices=choices, facts=facts)
+    # the parameters f depends on (alpha of leaky_relu and elu): the statement prints them
+    params = [{"name": k, "tex": sympy.latex(sympy.Symbol(k)), "value": v}
+              for k, v in act.params]
+    solution = {"activations": [record], "z": z, "f": f, "fprime": fp, "name": name,
+                "params": params}
+    return Problem("activation", pid, spec, answers, places=places, solution=solution,
+                   choices=choices, facts=facts, **keys,
+                   ask=tuple(choices) if choices else tuple(answers))
 
 
-def _outputs(rng, name: str | None, loss: str, K: int):
-    """Predictions and targets the loss is defined for (DESIGN.md's valid combinations)."""
-    if loss == "ce":
+def _outputs(rng, act: str, K: int, params: dict):
+    """Predictions and targets the loss is defined for (DESIGN.md's valid combinations): a
+    softmax layer's outputs are probabilities that sum to 1 with a one-hot target; other
+    outputs are drawn inside the output activation's range (for its parameters)."""
+    if not activation_def(act).elementwise:
         cuts = np.sort(rng.choice(np.arange(5, 96, 5), size=K - 1, replace=False))
         o = np.diff(np.concatenate([[0], cuts, [100]])) / 100.0
         t = np.zeros(K)
         t[int(rng.integers(K))] = 1.0
-        return None, o, t  # a softmax layer's outputs: any probabilities that sum to 1
-    act = name or "sigmoid"
-    lo, hi = _range(functions.activation(act))
+        return act, o, t
+    iv = output_interval(act, params)
+    lo = -math.inf if iv["low"] is None else iv["low"]
+    hi = math.inf if iv["high"] is None else iv["high"]
     if lo >= 0 and hi <= 1:
         o = rng.choice(grid(0.05, 0.95, 0.01), size=K)
         t = rng.integers(0, 2, size=K).astype(float)
@@ -102,62 +113,41 @@ def _outputs(rng, name: str | None, loss: str, K: int):
     return act, np.round(o, 2), np.round(t, 2)
 
 
-def _range(act) -> tuple[float, float]:
-    lo, hi = (_value(act, z) for z in (-40.0, 40.0))
-    return (lo if abs(lo) < 1e6 else -math.inf), (hi if abs(hi) < 1e6 else math.inf)
+def _valid_with(loss: str, activation: str | None) -> bool:
+    """DESIGN.md's valid combinations (ce takes its own softmax layer; bce needs outputs in
+    (0, 1)): a loss problem never asks for the loss of outputs the loss is not defined for."""
+    from derive.spec import check_pairing
 
-
-def loss_range(loss_fn, act_name: str | None, t: np.ndarray) -> dict:
-    """Infimum and supremum of the loss over the outputs the activation can give, for
-    targets t; each end marked reached or not (a sigmoid never reaches 0 or 1)."""
-    def outputs(reach: float) -> np.ndarray:
-        if act_name is None or not activation_def(act_name).elementwise:
-            # probabilities strictly inside (0, 1), as close to the ends as `reach` says
-            return np.concatenate([[10.0 ** -reach], np.linspace(0.0, 1.0, 20001)[1:-1],
-                                   [1 - 10.0 ** -reach]])
-        return functions.activation(act_name)(np.linspace(-reach, reach, 20001))
-
-    def extremes(o, target, K):
-        with np.errstate(all="ignore"):
-            E = loss_fn.E(o=o, t=np.full_like(o, target), K=float(K))
-        return np.where(np.isfinite(E), E, np.inf)
-
-    K = len(t)
-    low = high = 0.0
-    low_reached = high_reached = True
-    unbounded = False
-    o, o_far = outputs(20.0), outputs(40.0)
-    for k in range(K):
-        E = extremes(o, t[k], K)
-        i_min, i_max = int(np.argmin(E)), int(np.argmax(E))
-        low += float(E[i_min])
-        high += float(E[i_max])
-        # reaching further out raises the supremum: the loss is unbounded
-        far = float(np.max(extremes(o_far, t[k], K)))
-        unbounded |= not math.isfinite(far) or far - float(E[i_max]) > 1e-6 * max(1.0, far)
-        low_reached &= 0 < i_min < len(o) - 1 and o[i_min] != o[0] and o[i_min] != o[-1]
-        high_reached &= 0 < i_max < len(o) - 1 and o[i_max] != o[0] and o[i_max] != o[-1]
-    low = round(low, 6) + 0.0
-    finite = not unbounded and math.isfinite(high)
-    return {"low": low, "low_reached": bool(low_reached),
-            "high": round(high, 6) if finite else None,
-            "high_reached": bool(high_reached) if finite else False}
+    try:
+        check_pairing(loss, "softmax" if loss == "ce" else activation or "sigmoid")
+    except DeriveError:
+        return False
+    return True
 
 
 def generate_loss(rng, options, pid: str) -> Problem:
-    name = options.loss or choose(rng, list(LOSSES))
+    if options.loss is not None and not _valid_with(options.loss, options.activation):
+        from derive.spec import check_pairing
+
+        check_pairing(options.loss, options.activation)  # refused, with the reason
+    name = options.loss or choose(rng, [n for n in LOSSES
+                                        if _valid_with(n, options.activation)])
     loss_fn = functions.loss(name)
     K = int(rng.integers(2, 4)) if options.network[-1] == 1 else options.network[-1]
-    act_name, o, t = _outputs(rng, options.activation, name, K)
+    act_name = "softmax" if name == "ce" else options.activation or "sigmoid"
+    params = options.params_for(act_name)  # alpha where the output activation takes one
+    act_name, o, t = _outputs(rng, act_name, K, params)
     d = options.decimals
     value = float(loss_fn.per_example(o[None, :], t[None, :])[0])
-    rng_ = loss_range(loss_fn, act_name, t)
+    # the range over the outputs this layer can produce: the same function as `derive loss`
+    full = loss_range(name, act_name, tuple(sorted(params.items())), tuple(t))
+    rng_ = {k: full[k] for k in ("low", "low_reached", "high", "high_reached")}
     answers = {"loss": value, "loss_min": rng_["low"]}
     if rng_["high"] is not None:
         answers["loss_max"] = rng_["high"]
     check_finite(answers)
     places = {n: places_for("loss", d) for n in answers}
-    tol = {n: tolerance(v, [v], places[n]) for n, v in answers.items()}
+    keys = answer_keys(answers, places)
     check_distinct(answers, places)
     choices = {}
     if options.choices:
@@ -168,11 +158,45 @@ def generate_loss(rng, options, pid: str) -> Problem:
                     else value * K,
                     "the sign": -value}
         choices["loss"] = distractors(rng, value, places["loss"], mistakes, options.choices)
-    spec = {"loss": name, "output_activation": act_name, "outputs": o.tolist(),
+    # sup E is asked of every variant, bounded or not, as a choice that offers "unbounded"
+    # (a quiz's question group must hold the same question for every variant)
+    sup = {"loss_max": _sup_choice(rng, rng_["high"], K, places["loss"], options.choices or 4)}
+    if rng_["high"] is None:
+        keys["words"]["loss_max"] = "unbounded"
+    ask = ("loss", "loss_max") if options.choices else ("loss", "loss_min", "loss_max")
+    spec = {"loss": name, "output_activation": act_name, **params, "outputs": o.tolist(),
             "targets": t.tolist()}
     record = cache.loss(loss_def(name))
     solution = {"loss": record, "loss_value": value, "range": rng_,
                 "loss_terms": [{"unit": k + 1, "target": float(t[k]), "out": float(o[k])}
-                               for k in range(K)], "K": K, "output_activation": act_name}
-    return Problem("loss", pid, spec, answers, tol, places, solution=solution, choices=choices,
-                   facts={"range": rng_})
+                               for k in range(K)], "K": K, "output_activation": act_name,
+                "output_params": params}
+    return Problem("loss", pid, spec, answers, places=places, solution=solution,
+                   choices=choices, facts={"range": rng_}, **keys, ask=ask, options=sup)
+
+
+UNBOUNDED = "unbounded"
+
+
+def _sup_choice(rng, high: float | None, K: int, places: int, n: int) -> list[dict]:
+    """The options for sup E: the supremum (or "unbounded") among n; "unbounded" last."""
+    n = max(2, n)
+    word = {"value": None, "word": UNBOUNDED, "correct": high is None,
+            "mistake": None if high is None else
+            "the loss is bounded here: the output activation keeps every output in a range "
+            "where each term of the loss stays finite"}
+    if high is None:
+        wrong, taken = [], set()
+        for v in (K / 2, float(K), 1.0, 2.0 * K, 4.0 * K):
+            if len(wrong) == n - 1:
+                break
+            if shown(v, places) not in taken:
+                taken.add(shown(v, places))
+                wrong.append({"value": float(v), "correct": False,
+                              "mistake": "E grows without limit as an output approaches the "
+                                         "end where its term of the loss is infinite"})
+        return wrong + [word]
+    mistakes = {"the other convention of the squared error (a factor 2)": high * 2,
+                "half the other convention's value": high / 2,
+                "the bound of one unit times K": high * K}
+    return distractors(rng, high, places, mistakes, n - 1) + [word]

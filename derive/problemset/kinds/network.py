@@ -4,8 +4,11 @@ Givens are drawn on hand-friendly grids (weights and biases to one decimal, inpu
 or 1) and are exactly what the statement prints.  Answers come from derive's own chain
 (derive.numeric.network.step); for backward and update the statement also prints the values
 of the earlier passes, rounded, and the answers are computed from those printed values.
-The tolerance of each answer covers the exact chain, the chain rounded by hand as one goes
-and the chain from the printed values.  Multiple-choice distractors come from re-running the
+The right values of each answer are those of the exact chain and of the chain rounded by hand
+as one goes; for backward and update the key is the exact chain from the printed values (what
+the student is given) and its worked solution shows that chain, so the answer line and the
+tables read the same digits; rounding by hand from them, or carrying the network's forward pass
+unrounded, are right too.  Multiple-choice distractors come from re-running the
 chain with one classic mistake switched on (see `chain`).
 """
 
@@ -17,9 +20,9 @@ from dataclasses import replace
 import numpy as np
 
 from derive.numeric import functions
-from derive.numeric.network import Network, Rounding, step
-from derive.problemset.common import (Problem, check_distinct, check_finite, choose,
-                                    distractors, grid, need, places_for, tolerance)
+from derive.numeric.network import Network, Rounding, StepTrace, step
+from derive.problemset.common import (Problem, answer_keys, check_distinct, check_finite,
+                                    choose, distractors, grid, need, places_for)
 from derive.spec import from_dict
 from derive.worked import worked_example
 from derive.symbolic.definitions import ACTIVATIONS, activation_def
@@ -31,6 +34,7 @@ BIASES = grid(-0.5, 0.5, 0.1)
 FRACTIONS = grid(0.1, 0.9, 0.1)
 MISTAKES = {
     "loss_factor": "the factor 2 of the loss convention (E = Σ(t−o)² against ½Σ(t−o)²)",
+    "output_fprime": "f′(i) left out of the output unit's error term (Err = −∂E/∂o)",
     "sign": "the sign of the update (w − η·Err·o)",
     "updated_weights": "the already-updated weights in the backward pass",
     "derivative_of_net": "f′ taken of the net input (i(1−i) instead of o(1−o))",
@@ -40,13 +44,11 @@ MISTAKES = {
 
 
 def output_range(name: str, params: dict | None = None) -> tuple[float, float]:
-    """Where a unit's output lies, read off the activation far out on both sides."""
-    act = functions.activation(name, tuple(sorted((params or {}).items())))
-    if not activation_def(name).elementwise:
-        return 0.0, 1.0
-    z = np.array([-40.0, 40.0])
-    lo, hi = (float(v) for v in act(z))
-    return (lo if abs(lo) < 1e6 else -math.inf), (hi if abs(hi) < 1e6 else math.inf)
+    """Where a unit's output lies: the range SymPy found for the activation with these
+    parameters (leaky_relu with alpha < 0 gives [0, ∞): both of its sides are positive)."""
+    rng = functions.activation(name, tuple(sorted((params or {}).items()))).record["range"]
+    return (-math.inf if rng["low"] is None else rng["low"],
+            math.inf if rng["high"] is None else rng["high"])
 
 
 def _output_activation(activation: str, loss: str) -> str:
@@ -74,8 +76,9 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
         biases = [float(choose(rng, [b for b in BIASES if abs(b) not in np.abs(row)]))
                   for row in rows]
         act = out_act if n == len(sizes) - 2 else activation
-        layers.append({"activation": act, "weights": rows, "biases": biases})
-    lo, hi = output_range(out_act)
+        layers.append({"activation": act, "weights": rows, "biases": biases,
+                       **options.params_for(act)})
+    lo, hi = output_range(out_act, options.params_for(out_act))
     exs = []
     for _ in range(examples):
         x = [float(v) if rng.random() < 0.8 else float(choose(rng, FRACTIONS))
@@ -101,7 +104,9 @@ def revive(raw: dict) -> dict:
     Draws for ReLU networks would otherwise almost never have every unit alive."""
     x = np.array(raw["examples"][0]["input"], dtype=float)
     for layer in raw["layers"]:
-        act = functions.activation(layer["activation"])
+        params = activation_def(layer["activation"]).defaults
+        act = functions.activation(layer["activation"],
+                                   tuple(sorted((k, layer.get(k, v)) for k, v in params.items())))
         W, b = np.array(layer["weights"]), np.array(layer["biases"])
         i = W @ x + b
         if activation_def(layer["activation"]).elementwise:
@@ -117,7 +122,8 @@ def revive(raw: dict) -> dict:
 
 def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
     """One step of spec written out again with optional classic mistakes switched on;
-    flat dict under the answer names (i4, o4, loss, Err4, dw1_4, db4, w1_4, b4)."""
+    flat dict under the answer names (i4, o4, loss, Err4, dw1_4, db4, w1_4, b4), or None
+    where a mistake cannot be made in this network."""
     net = Network(spec)
     ex = spec.examples[example]
     T = np.array([ex.target], dtype=float)
@@ -142,7 +148,12 @@ def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
     sign = -1.0 if "sign" in mistakes else 1.0
     errs = [None] * (L + 1)
     new = [None] * (L + 1)
-    errs[L] = -g * fprime(L)
+    if "output_fprime" in mistakes:
+        if not net.acts[-1].elementwise:
+            return None  # a softmax layer's error term has no single factor f′ to leave out
+        errs[L] = -g  # t − o for half_sse: the factor f′(i) forgotten
+    else:
+        errs[L] = -g * fprime(L)
     for n in range(L, 0, -1):
         if n < L:
             W_next = new[n + 1][0] if "updated_weights" in mistakes else net.params[n][0]
@@ -282,15 +293,20 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
         check_distinct({n: exact[n] for n in names}, places, lambda a, b: _tie_ok(a, b, exact))
     hand_t = step(spec, 0, "hand", d)
     hand = _flat(hand_t)
-    chains = [exact, hand]
+    shown_t = exact_t
     if kind in ("backward", "update"):
+        # the student starts from the printed (hand-rounded) earlier values: the exact chain
+        # is the one computed exactly from them, and the worked solution shows that chain
         printed = _from_printed(spec, hand, d, with_errs=(kind == "update"))
         answers_all = {**exact, **printed}
-        chains.append(printed)
+        shown_t = _printed_trace(hand_t, printed, d)
     else:
         answers_all = exact
     answers = {n: answers_all[n] for n in names}
-    tol = {n: tolerance(answers[n], [c[n] for c in chains], places[n]) for n in names}
+    # right routes besides the key's: rounding by hand as one goes and, for backward and
+    # update, the network's own exact chain (the forward pass carried unrounded)
+    others = [hand, exact] if kind in ("backward", "update") else [hand]
+    keys = answer_keys(answers, places, {n: [c[n] for c in others] for n in names})
     check_distinct(answers, places, lambda a, b: _tie_ok(a, b, answers))
     givens = {}
     if kind == "backward":
@@ -304,7 +320,8 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
         for m, label in MISTAKES.items():
             if kind == "update" and m not in ("sign",):
                 continue  # the error terms are given: only the update itself can go wrong
-            mistakes[label] = chain(spec, frozenset([m]))[name]
+            wrong = chain(spec, frozenset([m]))
+            mistakes[label] = None if wrong is None else wrong[name]
         if kind == "update":
             j = int(name[1:].split("_")[0])
             mistakes["η forgotten"] = answers[name] + (answers[name] - spec_param(spec, name)) \
@@ -313,13 +330,23 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
                 mistakes["the error term of the wrong unit"] = spec_param(spec, name) + \
                     spec.learning_rate * givens[f"Err{j}"] * givens.get(f"o{j}", 1.0)
         choices[name] = distractors(rng, answers[name], places[name], mistakes, options.choices)
-    doc = worked_example(spec, 0, "hand" if kind in ("backward", "update") else "exact", d,
-                         traces=(exact_t, hand_t))
+    doc = worked_example(spec, 0, "exact", d, traces=(shown_t, hand_t))
     # the rounding note speaks only of what this problem asks for
     doc = replace(doc, differences=tuple(x for x in doc.differences
                                          if x["name"].removeprefix("new ") in answers))
-    return Problem(kind=kind, id=pid, spec=spec.to_dict(), answers=answers, tolerance=tol,
-                   places=places, givens=givens, solution=doc, choices=choices)
+    return Problem(kind=kind, id=pid, spec=spec.to_dict(), answers=answers, places=places,
+                   givens=givens, solution=doc, choices=choices, **keys,
+                   ask=tuple(choices) if choices else tuple(answers))
+
+
+def _printed_trace(hand_t: StepTrace, printed: dict, decimals: int) -> StepTrace:
+    """The step as computed exactly from the printed values: the hand chain's forward pass
+    (what is printed), then error terms, gradients and updates from `printed`."""
+    backward = {n: printed[n] for n in hand_t.backward}
+    gradients = {n: printed.get(f"d{n}", hand_t.gradients[n]) for n in hand_t.gradients}
+    update = {n: printed.get(n, hand_t.update[n]) for n in hand_t.update}
+    return StepTrace(hand_t.loss, dict(hand_t.forward), backward, gradients, update, "exact",
+                     decimals)
 
 
 def spec_param(spec, name: str) -> float:

@@ -1,0 +1,111 @@
+"""Which written numbers are right: the one interval rule of the answer key, the quizzes,
+`derive check` and `derive grade`.
+
+A right value shown to `places` decimals stands for every number that rounds to it: its
+rounding interval, half a unit of the last place either side (0.0576 at 4 places:
+[0.05755, 0.05765]).  A problem's accepted intervals are the rounding intervals of its
+distinct right values (the exact chain and the chain rounded by hand as one goes), never one
+wide interval spanning both, so no interval takes in a value that no right chain gives.
+
+Everything here is decimal: values are rounded half up on the digits of their shortest repr
+(as a person rounds the number printed), and bounds are computed in Decimal, so a bound reads
+0.05765, never 0.057649999999999996.  `within` is the same rule seen from the student's side,
+as `derive check` applies it at the precision the student wrote: a given value g written to p
+places is right for a chain value x when |g - x| <= half a unit of p (plus the rounding carried
+from earlier steps); for g written to the places asked that is exactly "g is in x's rounding
+interval" (tests/test_intervals.py checks the two agree).
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+
+def decimal(value, places: int | None = None) -> Decimal:
+    """A float as the decimal it stands for (text as written).  To be rounded to `places`,
+    binary noise far below that place is dropped first: (0.82² + 0.07²)/2 computes as
+    0.33864999999999995 but is 0.33865, which rounds to 0.3387.  Its 15 significant digits
+    (DESIGN.md) are used when they reach at least two places past the rounding place; a
+    value too large for that keeps every digit (4e15 + 0.5 stays 4000000000000000.5)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, str):
+        return Decimal(value.strip())
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value}")
+    exact = Decimal(repr(value))
+    if value == 0 or len(exact.as_tuple().digits) <= 15:
+        return exact
+    fifteen = Decimal(f"{value:.15g}")
+    if places is None or fifteen.adjusted() - 14 <= -(places + 2):
+        return fifteen
+    return exact
+
+
+def rounded(value, places: int) -> Decimal:
+    """value rounded half up to `places` decimals, on the digits a person reads (0.1245 ->
+    0.125); -0 comes out as 0."""
+    with localcontext() as ctx:
+        ctx.prec = 80  # quantize needs every digit of the result
+        out = decimal(value, places).quantize(Decimal(1).scaleb(-places),
+                                              rounding=ROUND_HALF_UP)
+    return out.copy_abs() if out.is_zero() else out
+
+
+def text(value, places: int) -> str:
+    """The value as shown at `places` decimals, trailing zeros kept: '0.650', '-0.0100'."""
+    return format(rounded(value, places), "f")
+
+
+def half_unit_decimal(places: int) -> Decimal:
+    """Half a unit in the last of `places` decimals, exactly: 0.0005 for 3."""
+    return Decimal(5).scaleb(-(places + 1))
+
+
+def half_unit(places: int) -> float:
+    """Half a unit in the last of `places` decimals, as the float that reads 0.0005."""
+    return float(half_unit_decimal(places))
+
+
+def rounding_interval(value, places: int) -> tuple[Decimal, Decimal]:
+    """Every number that rounds to value's digits at `places`: [shown - h, shown + h]."""
+    shown = rounded(value, places)
+    h = half_unit_decimal(places)
+    return shown - h, shown + h
+
+
+def right_values(values, places: int) -> list[Decimal]:
+    """The distinct right values at the places shown, the first value's first, the others in
+    ascending order (the key's answer, then the other chains' values)."""
+    out: list[Decimal] = []
+    for v in values:
+        r = rounded(v, places)
+        if r not in out:
+            out.append(r)
+    return out[:1] + sorted(out[1:])
+
+
+def accept(values, places: int) -> list[tuple[Decimal, Decimal]]:
+    """One rounding interval per distinct right value, in ascending order."""
+    h = half_unit_decimal(places)
+    return [(r - h, r + h) for r in sorted(right_values(values, places))]
+
+
+def as_json(intervals) -> list[list[float]]:
+    """[[lo, hi], ...] as floats that print exactly as the decimal bounds (15 digits)."""
+    return [[float(lo), float(hi)] for lo, hi in intervals]
+
+
+def accepted(given, intervals) -> bool:
+    """Is the written number (text, or a float read as its shortest repr) in an interval?
+    Bounds are inclusive, as Moodle and Canvas compare."""
+    g = decimal(given)
+    return any(decimal(lo) <= g <= decimal(hi) for lo, hi in intervals)
+
+
+def within(given: float, value: float, half_width: float) -> bool:
+    """check's comparison at the precision written: |given - value| <= half_width, with the
+    slack of binary arithmetic (a value exactly on the bound counts, as in `accepted`)."""
+    return abs(given - value) <= half_width * (1 + 1e-9) + 1e-12
