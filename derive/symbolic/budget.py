@@ -33,7 +33,7 @@ import time
 from contextlib import contextmanager
 
 STEP_SECONDS = 2.0  # the most one optional step of a user's expression may take
-RESERVE_SECONDS = 1.5  # kept back from the optional steps for the essential ones after them
+RESERVE_SECONDS = 2.5  # kept back from the optional steps for the essential ones after them
 
 # what an omitted step's key means, for the documents (derive.symbolic.budget.notes); plain
 # ASCII words, so that every format (LaTeX's fonts included) prints them as they are
