@@ -188,14 +188,14 @@ def parse_point(text: str, variables=None) -> dict[str, float]:
 
 def trace(text: str, point: dict[str, float]) -> dict:
     """The evaluation trace of `text` at `point`: value, gradient, one row per operation."""
-    from derive.expr import parse
+    from derive.expr import canonical, parse, syntax_tree
 
     variables = list(point)
     functions = [f for f in FUNCTIONS]
     # the whitelist, first; an expression undefined elsewhere (1/relu(x1) for x1 <= 0) is
     # fine: only the point asked is judged, node by node, below
     parse(text, variables, what="expression", functions=functions, defined_everywhere=False)
-    tree = ast.parse(text.strip().replace("^", "**"), mode="eval").body
+    tree = syntax_tree(text).body
     nodes: list[Node] = []
     uses = {v: 0 for v in variables}
 
@@ -284,5 +284,5 @@ def trace(text: str, point: dict[str, float]) -> dict:
             for n in nodes]
     inputs = [{"name": v, "value": point[v], "adjoint": adjoint[v], "uses": uses[v],
                "contributions": contributions[v]} for v in variables]
-    return {"expression": text.strip(), "at": dict(point), "value": values[top],
+    return {"expression": canonical(text), "at": dict(point), "value": values[top],
             "gradient": {v: adjoint[v] for v in variables}, "trace": rows, "inputs": inputs}

@@ -419,7 +419,7 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
                  "stationary_points": [{"x": p["x"], "value": p["value"], "kind": p["kind"]}
                                        for p in points["points"]],
                  "function": fn.expression, "derivative": fn.derivative,
-                 "lr": rates[0], "method": points["method"]}
+                 "lr": rates[0], "method": points["method"], "omitted": points["omitted"]}
 
         def document():
             from derive.descend_document import minimize_document
@@ -475,18 +475,18 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
 
 
 def _stationary(fn, runs) -> dict:
-    """Stationary points (SymPy) over a range that covers every run's start and end."""
+    """Stationary points (SymPy, in the worker, within its budget) over a range that covers
+    every run's start and end."""
     import math
 
-    import sympy as sp
-
-    from derive.symbolic.stationary import stationary_points
+    from derive.symbolic import worker
 
     xs = [r.start for r in runs] + [r.end for r in runs if math.isfinite(r.end)]
     xs = [x for x in xs if abs(x) <= 1e3] or [0.0]
     lo, hi = min(xs), max(xs)
     pad = max(5.0, hi - lo)
-    return stationary_points(fn.sympy_expr, sp.Symbol("x", real=True), (lo - pad, hi + pad))
+    return worker.run("stationary", fn.text, lo - pad, hi + pad, user=True,
+                      what=f"--function '{fn.text}'")
 
 
 class Check(Document):

@@ -117,6 +117,9 @@ class _Guarded(click.Group):
         sys.exit(value if isinstance(value, int) else 0)
 
     def invoke(self, ctx):
+        from derive.symbolic import worker
+
+        worker.start_command()  # SymPy's work for a user's expression ends in time (10 s)
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,

@@ -8,6 +8,7 @@ import numpy as np
 
 from derive.numeric.descend import FitRun, Function1, MinimizeRun
 from derive.numeric.thin import ordinal
+from derive.symbolic.budget import notes
 
 MAX_ROWS = 40  # longer runs show the first and the last steps
 HEAD, TAIL = 15, 10
@@ -126,6 +127,8 @@ def minimize_document(fn: Function1, runs: list[MinimizeRun], points: dict, *,
         "lr": runs[0].lr if runs else None, "decimals": decimals, "runs": docs,
         "stationary_points": [dict(p, name=KIND_NAMES[p["kind"]]) for p in points["points"]],
         "method": points["method"],
+        # stationary points SymPy did not find within its time budget: the document says so
+        "omitted_notes": notes(points.get("omitted", [])),
         "chart": {"title": _curve_title("f(x), its stationary points and the descent paths",
                                         runs), "xlabel": "x",
                   "ylabel": "f(x)", "log_y": False, "xlim": [float(lo), float(hi)],

@@ -21,10 +21,11 @@ TABLE_OUTPUTS = (0.99, 0.9, 0.7, 0.5, 0.3, 0.1, 0.01, 0.001)
 
 def custom_definition(expression: str, name: str = "custom") -> ActivationDef:
     """A user's activation: checked against the whitelist grammar here, derived on demand."""
-    from derive.expr import parse
+    from derive.expr import canonical, parse
 
     parse(expression, ["z"], what="--expr")  # refuses anything outside the grammar, runs nothing
-    return ActivationDef(name, expression, f"the custom activation {expression}", symbol="f")
+    text = canonical(expression, "--expr")  # rebuilt from the syntax tree: what is shown
+    return ActivationDef(name, text, f"the custom activation {text}", symbol="f")
 
 
 def no_gradient_note(record: dict) -> str | None:
@@ -61,6 +62,8 @@ def activation_document(defn: ActivationDef, params: dict | None = None) -> dict
         "jacobian": record.get("jacobian"),
         "range": record["range"],
         "vanishing": record["vanishing"],
+        "omitted": record["omitted"],
+        "omitted_notes": record["omitted_notes"],
     }
 
 
@@ -86,6 +89,8 @@ def activation_json(doc: dict) -> dict:
         "vanishing": doc["vanishing"],
         "jacobian": ({k: v["expression"] for k, v in doc["jacobian"].items()}
                      if doc["jacobian"] else None),
+        # the optional steps SymPy did not finish in time (derive.symbolic.budget.OMITTED)
+        "omitted": doc["omitted"],
     }
 
 

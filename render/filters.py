@@ -192,6 +192,17 @@ def escape_markdown(text) -> str:
     return _MD_RE.sub(r"\\\1", text)
 
 
+def code_span(text) -> Markup:
+    """User text as a Markdown code span.  Backslashes do not escape inside one, so the fence
+    is one backtick longer than the longest run of backticks in the text (CommonMark 6.1),
+    with a space inside where the text begins or ends with one."""
+    text = str(text).replace("\n", " ")
+    runs = [len(r) for r in re.findall("`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return Markup(f"{fence}{pad}{text}{pad}{fence}")
+
+
 def finalizer(fmt: str):
     """Escape every plain string a template prints; Markup (our own markup) passes."""
     escape = {"latex": escape_tex, "markdown": escape_markdown}.get(fmt)
@@ -442,7 +453,7 @@ def for_format(fmt: str) -> dict:
                                            escape_tex))
     elif fmt == "markdown":
         out.update(tex=lambda s: Markup(s), name=tex_name, escape=escape_markdown,
-                   formula=lambda t: named(t, lambda n: "$%s$" % tex_name(n), escape_markdown))
+                   code=code_span, formula=lambda t: named(t, lambda n: "$%s$" % tex_name(n), escape_markdown))
     else:
         out.update(tex=lambda s: s, name=text_name, escape=lambda s: s,
                    formula=lambda t: named(t, text_name, str))

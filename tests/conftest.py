@@ -23,3 +23,6 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"derive: {counts['tried']} bad inputs tried (random "
                                     f"invalid specs and arguments), {counts['tracebacks']} "
                                     f"gave a traceback")
+    if props is not None and any(props.HOSTILE.values()):
+        tried = ", ".join(f"{n} {what}" for what, n in props.HOSTILE.items())
+        terminalreporter.write_line(f"derive: hostile classes tried (issue 13): {tried}")

@@ -273,6 +273,8 @@ def test_same_input_gives_byte_identical_output():
     (["--model", "c*x + d", "--data", "10:1", "--param", "c=1", "--lr", "0.1"], "unknown name"),
     (["--model", "c*x", "--data", "10:1", "--param", "c=1,k=2", "--lr", "0.1"], "does not use"),
     (["--model", "__import__('os')", "--data", "10:1", "--param", "c=1", "--lr", "0.1"],
+     "not part of an expression"),  # the quote is refused before any name is looked at
+    (["--model", "__import__(os)", "--data", "10:1", "--param", "c=1", "--lr", "0.1"],
      "unknown function"),
     (["--model", "c.real*x", "--data", "10:1", "--param", "c=1", "--lr", "0.1"], "--model"),
     (["--preset", "shekels", "--steps", "-1"], "--steps"),

@@ -171,7 +171,8 @@ def test_mistake_specs_are_refused_each_for_its_mistake():
     from derive.errors import DeriveError
 
     for name, words in (("weights", "has 3 weights"), ("typo", "biasses"),
-                        ("ce-sigmoid", "needs a softmax output layer")):
+                        ("ce-sigmoid", "needs a softmax output layer"),
+                        ("comment", "comments are not allowed")):
         with pytest.raises(DeriveError, match=words):
             _load(f"mistakes/{name}.toml")
 

@@ -382,7 +382,8 @@ def test_custom_activation_in_a_spec():
 
 @pytest.mark.parametrize("layer,msg", [
     ({"activation": "custom"}, "needs expression"),
-    ({"activation": "custom", "expression": "__import__('os')"}, "unknown function"),
+    ({"activation": "custom", "expression": "__import__('os')"}, "not part of an expression"),
+    ({"activation": "custom", "expression": "__import__(os)"}, "unknown function"),
     ({"activation": "custom", "expression": "x + 1"}, "unknown name 'x'"),
     ({"activation": "tanh", "expression": "z"}, "only for activation"),
 ])

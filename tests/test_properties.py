@@ -12,9 +12,11 @@ import json
 import math
 import re
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -626,3 +628,324 @@ def test_numbers_shown_are_the_decimal_rounding(case):
     if want.startswith("-") and not want.strip("-0."):
         want = want[1:]
     assert number(x, places) == want, (x, places)
+
+
+# ===================================================== hostile input, held out (issue 13)
+# Each class of input the adversarial probe found, generated rather than listed: expressions
+# with characters outside the grammar (comments, markup, control characters, look-alikes),
+# valid expressions whose display must come from the syntax tree, towers of numeric powers,
+# compositions that keep SymPy busy, valid expressions rendered into every markup format, and
+# cache records altered on disk.  HOSTILE counts what was tried (docs/robustness.md).
+
+HOSTILE = {"bad characters": 0, "canonical": 0, "towers": 0, "slow": 0, "rendered": 0,
+           "records": 0}
+
+_FUNCTIONS_1 = ["exp", "tanh", "sigmoid", "softplus", "abs", "sin", "cos", "erf", "relu",
+                "sqrt", "log"]
+
+
+def _expressions(variable="z", leaves=8):
+    atoms = st.sampled_from([variable, variable, "1", "2", "0.5", "3", "pi", "e", "0.25"])
+
+    def extend(inner):
+        return st.one_of(
+            st.builds(lambda a, b: f"{a} + {b}", inner, inner),
+            st.builds(lambda a, b: f"({a}) - ({b})", inner, inner),
+            st.builds(lambda a, b: f"({a})*({b})", inner, inner),
+            st.builds(lambda a, b: f"({a})/(abs({b}) + 1)", inner, inner),
+            st.builds(lambda f, a: f"{f}({a})", st.sampled_from(_FUNCTIONS_1), inner),
+            st.builds(lambda a, n: f"({a})^{n}", inner, st.integers(-2, 3)),
+            st.builds(lambda a: f"-({a})", inner),
+            st.builds(lambda a, b: f"max({a}, {b})", inner, inner),
+            st.builds(lambda a, b, c: f"where({a} > {b}, {c}, {a})", inner, inner, inner),
+        )
+    return st.recursive(atoms, extend, max_leaves=leaves)
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(_expressions())
+def test_an_expression_is_shown_as_its_syntax_tree_says(text):
+    """canonical() is a fixed point, uses only the grammar's characters, and parses back to
+    the same tree and the same expression: what names and shows an expression is rebuilt
+    from what was parsed, not copied from what was typed."""
+    import ast
+
+    from derive.errors import DeriveError
+    from derive.expr import ALLOWED_CHARACTERS, canonical, parse
+
+    HOSTILE["canonical"] += 1
+    try:
+        expr = parse(text, ["z"])
+    except DeriveError:
+        assume(False)
+    shown = canonical(text)
+    assert set(shown) <= ALLOWED_CHARACTERS
+    assert canonical(shown) == shown
+    assert ast.dump(ast.parse(shown, mode="eval")) == \
+        ast.dump(ast.parse(text.replace("^", "**"), mode="eval"))
+    assert parse(shown, ["z"]) == expr
+
+
+_BAD_CHARACTERS = st.one_of(
+    st.sampled_from(list("#`\\'\"$;@%&|~!?:[]{}") + ["\x1b[2J", "\n", "\t", "\x00", "\u202e",
+                                                      "\u00a0", "ｅ", "σ", "é", "\u200b"]),
+    st.sampled_from(["# <img src=x onerror=alert(1)>", " # \\input{/etc/passwd}",
+                     "# `<svg onload=alert(1)>`", "#"]),
+    st.characters(blacklist_categories=["Cs"]).filter(
+        lambda c: c not in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                           "_ +-*/^().,<>="),
+)
+
+
+def _toml_text(text: str) -> str:
+    """A TOML basic string holding exactly `text` (control characters as \\u escapes)."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+@settings(max_examples=400, **SETTINGS)
+@given(_expressions("x", leaves=4), _BAD_CHARACTERS, st.data(),
+       st.sampled_from(["activation", "graph", "descend", "spec"]))
+def test_a_character_outside_the_grammar_is_refused(text, bad, data, entry):
+    """Anywhere in an otherwise valid expression, and at every entry point: exit 2, one line,
+    which names the character and repeats nothing of the text (it may be markup or a
+    terminal escape)."""
+    HOSTILE["bad characters"] += 1
+    at = data.draw(st.integers(0, len(text)))
+    hostile = text[:at] + bad + text[at:]
+    if entry == "activation":
+        args = ["activation", "--expr=" + hostile.replace("x", "z")]
+    elif entry == "graph":
+        args = ["graph", "--at", "x=0.5", "--", hostile]  # -(x) is no option
+    elif entry == "descend":
+        args = ["descend", "--function=" + hostile, "--start", "0.5", "--lr", "0.1"]
+    else:
+        path = _DIR / "custom.toml"
+        path.write_text('[[layers]]\nactivation = "custom"\nexpression = '
+                        + _toml_text(hostile.replace("x", "z"))
+                        + '\nweights = [[0.5]]\nbiases = [0.0]\n[[examples]]\ninput = [1.0]\n'
+                          'target = [0.5]\n', encoding="utf-8")
+        args = ["example", "--spec", str(path)]
+    result = _refused(args)
+    assert "not part of an expression" in result.stderr or "comments are not" in result.stderr
+    for piece in ("<img", "<svg", "\\input", "\x1b", "\u202e"):
+        assert piece not in result.stderr
+    if len(bad) > 1:  # the character is named; the text around it is not repeated
+        assert bad not in result.stderr
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.integers(2, 99), st.lists(st.integers(1, 64), min_size=1, max_size=5),
+       st.sampled_from(["", "-", "1/"]))
+def test_a_tower_of_numeric_powers_is_folded_only_while_it_stays_small(base, exponents, how):
+    """((b**e1)**e2)**... * x: folded exactly (checked against Python's fractions) when the
+    result has at most MAX_DIGITS digits, refused in one message otherwise; never computed
+    past that (on main ((((9**64)**64)**64)**64)**64 ran for ever)."""
+    from derive.errors import DeriveError
+    from derive.expr import MAX_DIGITS, parse
+
+    HOSTILE["towers"] += 1
+    tower = f"({how}{base})" if how != "1/" else f"(1/{base})"
+    for e in exponents:
+        tower = f"({tower}**{e})"
+    value = Fraction(-base if how == "-" else base)
+    if how == "1/":
+        value = 1 / value
+    total = math.prod(exponents)
+    digits = total * math.log10(base)
+    if digits > MAX_DIGITS:
+        with pytest.raises(DeriveError, match="digits"):
+            parse(tower + "*x", ["x"])
+        return
+    got = parse(tower + "*x", ["x"]).as_coeff_Mul()[0]
+    assert Fraction(int(got.p), int(got.q)) == value ** total
+
+
+_SLOW = st.one_of(
+    st.builds(lambda fs: "".join(f + "(" for f in fs) + "z" + ")" * len(fs),
+              st.lists(st.sampled_from(["tanh", "sigmoid", "softplus", "erf"]), min_size=3,
+                       max_size=6)),
+    st.builds(lambda a, b, n, m: f"(z+{a})**{n}*(z+{b})**{m}", st.integers(1, 9),
+              st.integers(1, 9), st.integers(20, 64), st.integers(20, 64)),
+    st.builds(lambda f, n: f"{f}(z)**{n}", st.sampled_from(["log(1+exp", "tanh(sigmoid"]),
+              st.integers(16, 64)).map(lambda s: s.replace("(z)**", "(z))**")),
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=6, **SETTINGS)
+@given(_SLOW)
+def test_compositions_that_keep_sympy_busy_end_within_the_deadline(expr):
+    """Nested activations and high powers: a document that names what SymPy did not finish,
+    or one line (exit 2), within the command's deadline (here shortened to 3 s); never a
+    traceback, never a hang."""
+    from derive.symbolic import budget, worker
+
+    HOSTILE["slow"] += 1
+    saved = worker.COMMAND_SECONDS
+    worker.COMMAND_SECONDS = 3.0
+    try:
+        result = CliRunner().invoke(main, ["activation", "--expr", expr, "--format", "json"])
+    finally:
+        worker.COMMAND_SECONDS = saved
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    if result.exit_code == 2:
+        assert result.stderr.count("rror:") == 1
+        return
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data["omitted"]) <= set(budget.OMITTED)
+
+
+_HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b",
+              "i", "code", "span", "div", "table", "tr", "th", "td", "ul", "li", "br", "pre",
+              "svg", "g", "line", "circle", "text", "rect", "path", "polyline", "defs",
+              "marker", "title", "tspan", "polygon", "sub", "sup", "em", "strong", "section",
+              "figure", "figcaption", "small", "a", "nav", "header", "main", "footer",
+              "caption", "thead", "tbody", "col", "colgroup", "hr", "details", "summary",
+              "math", "mrow", "mi", "mn", "mo", "mfrac", "msqrt", "msub", "msup", "msubsup",
+              "mtable", "mtr", "mtd", "mtext", "mspace", "mstyle", "mover", "munder",
+              "munderover", "mroot", "mfenced", "mpadded", "mphantom", "menclose"}
+
+
+@pytest.mark.slow
+@settings(max_examples=10, **SETTINGS)
+@given(_expressions(leaves=5), st.sampled_from(["html", "latex", "markdown"]))
+def test_a_custom_activation_reaches_no_output_as_markup(text, fmt):
+    """Whatever valid expression a spec holds, the page's elements are derive's own (no
+    element the user could name), and the LaTeX holds only commands SymPy and the templates
+    write; the expression appears only escaped."""
+    import re
+
+    from derive.errors import DeriveError
+    from derive.expr import parse
+    from derive.symbolic.record import _LATEX_WORDS
+
+    HOSTILE["rendered"] += 1
+    text = f"{text} + z/2"  # a gradient everywhere (a constant activation is refused)
+    try:
+        parse(text, ["z"])
+    except DeriveError:
+        assume(False)
+    path = _DIR / "render.toml"
+    path.write_text('[[layers]]\nactivation = "custom"\nexpression = ' + _toml_text(text)
+                    + '\nweights = [[0.5]]\nbiases = [0.0]\n[[examples]]\ninput = [1.0]\n'
+                      'target = [0.5]\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["example", "--spec", str(path), "--format", fmt])
+    assume(result.exit_code == 0)  # refused (overflow at the point, SymPy failing): fine
+    out = result.stdout
+    if fmt == "html":
+        tags = {t.lower() for t in re.findall(r"<\s*/?\s*([A-Za-z][A-Za-z0-9]*)", out)}
+        assert tags <= _HTML_TAGS, tags - _HTML_TAGS
+        assert not re.search(r"<[^>]*\son[a-z]+\s*=", out)  # no event handler attribute
+    elif fmt == "latex":
+        lecture = CliRunner().invoke(main, ["example", "--format", "latex"]).stdout
+        known = set(re.findall(r"\\([A-Za-z]+)", lecture)) | _LATEX_WORDS | {
+            "textbf", "textgreater", "textless", "textasciicircum", "textbackslash",
+            "subsection", "section", "small", "hline", "item", "texttt", "mathit", "emph"}
+        assert set(re.findall(r"\\([A-Za-z]+)", out)) <= known
+    else:
+        # outside math, every < of the expression is escaped (\<): no HTML in the Markdown
+        prose = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", "", out, flags=re.S)
+        assert not re.search(r"(?<!\\)<[A-Za-z/!]", prose)
+
+
+@st.composite
+def _altered_records(draw, envelope):
+    """An envelope with one change: a leaf replaced, a key dropped or added, a list emptied,
+    a markup field made hostile, or the bytes cut or flipped."""
+    import copy
+
+    data = copy.deepcopy(envelope)
+    how = draw(st.sampled_from(["leaf", "drop", "add", "markup", "cut", "flip", "wrap"]))
+    if how in ("cut", "flip"):
+        text = json.dumps(data).encode()
+        at = draw(st.integers(0, len(text) - 1))
+        if how == "cut":
+            return text[:at]
+        return text[:at] + bytes([text[at] ^ draw(st.integers(1, 255))]) + text[at + 1:]
+    if how == "wrap":
+        return json.dumps(draw(st.sampled_from([[data], {"record": data}, None, [], {}])))
+    # walk to a random container inside the record
+    node, path = data["record"], []
+    for _ in range(draw(st.integers(0, 6))):
+        keys = list(node) if isinstance(node, dict) else list(range(len(node))) \
+            if isinstance(node, list) else []
+        keys = [k for k in keys if isinstance(node[k], (dict, list)) and node[k]]
+        if not keys:
+            break
+        key = draw(st.sampled_from(keys))
+        node, path = node[key], path + [key]
+    keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+    assume(keys)
+    key = draw(st.sampled_from(keys))
+    junk = st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.floats(allow_nan=False),
+                     st.text(max_size=20), st.just(r"\input{/etc/passwd}"),
+                     st.just("<img src=x onerror=alert(1)>"), st.just([]), st.just({}),
+                     st.just(["eval", ["num", 1.0]]))
+    if how == "leaf":
+        new = draw(junk)
+        assume(new != node[key])
+        node[key] = new
+    elif how == "drop":
+        if isinstance(node, dict):
+            del node[key]
+        else:
+            node.pop(key)
+    elif how == "add":
+        if isinstance(node, dict):
+            name = draw(st.text(min_size=1, max_size=8))
+            assume(name not in node)
+            node[name] = draw(junk)
+        else:
+            node.append(draw(junk))
+    else:  # a hostile markup field, wherever there is one
+        text = json.dumps(data)
+        field = draw(st.sampled_from(['"latex": "', '"mathml": "', '"text": "',
+                                      '"rule": "']))
+        assume(field in text)
+        payload = draw(st.sampled_from([r"\\input{/etc/passwd}", "<img src=x onerror=1>",
+                                        "\\u001b[2J", r"^^5cinput", "</mi><svg onload=1>"]))
+        return text.replace(field, field + payload, 1)
+    return json.dumps(data)
+
+
+@pytest.fixture(scope="module")
+def _sigmoid_envelope(tmp_path_factory):
+    from derive.symbolic import cache
+    from derive.symbolic.definitions import ACTIVATIONS
+
+    directory = tmp_path_factory.mktemp("records")
+    key = cache._key("activation", ACTIVATIONS["sigmoid"])
+    path = directory / f"activation-{key}.json"
+    record = cache.activation(ACTIVATIONS["sigmoid"])
+    cache._write(path, "activation", key, record)
+    return path, key, json.loads(path.read_text(encoding="utf-8")), record
+
+
+def test_records_altered_on_disk_are_never_used(_sigmoid_envelope):
+    """300 alterations of a real record file: each is refused (None: derive afresh), without
+    an exception of any kind; the unaltered file is accepted."""
+    from derive.symbolic import cache
+
+    path, key, envelope, record = _sigmoid_envelope
+    assert cache._read(path, "activation", key) == record
+
+    @settings(max_examples=300, **SETTINGS)
+    @given(_altered_records(envelope))
+    def altered(content):
+        HOSTILE["records"] += 1
+        target = path.with_name("altered-" + path.name)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode())
+        got = cache._read(target, "activation", key)
+        assert got is None or got == record  # a change that changes nothing may pass
+
+    altered()

@@ -79,6 +79,8 @@ def no_eval(monkeypatch, tmp_path):
     sympify_module = importlib.import_module("sympy.core.sympify")
 
     monkeypatch.setenv("DERIVE_CACHE_DIR", str(tmp_path / "cache"))
+    # SymPy's work in this process (not in the worker), where the guards below can see it
+    monkeypatch.setenv("DERIVE_SYMPY_INLINE", "1")
     calls = []
     real_sympify = sympify_module.sympify
 
@@ -323,3 +325,162 @@ def test_hostile_text_in_html_and_markdown_is_inert(tmp_path, monkeypatch):
     md = CliRunner().invoke(main, ["example", "--spec", "x.toml", "--format", "markdown"]).stdout
     for tag in ("<script", "<img", "<b"):  # every < of the user's text is escaped: \<
         assert md.count(tag) == md.count("\\" + tag) > 0, tag
+
+
+# ------------------------------------------------- markup through an expression (issue 13.1)
+
+# Python's parser drops a comment without a trace, so the whitelist walk never saw this text;
+# the raw expression then named the activation and reached LaTeX, MathML and Markdown as it was
+INJECTIONS = [
+    r"sigmoid(z) # } \input{/etc/passwd} <img src=x onerror=alert(1)>",
+    "z # `<img src=x onerror=alert(1)>`",
+    "z #",
+    "tanh(z) # <svg onload=alert(1)>",
+]
+
+
+def _answers_entry(text, tmp_path):
+    """A student's answers file naming a spec with this custom activation (derive check)."""
+    spec = tmp_path / "custom.toml"
+    spec.write_text('[[layers]]\nactivation = "custom"\nexpression = ' + _toml_string(text)
+                    + '\nweights = [[0.5]]\nbiases = [0.0]\n\n[[examples]]\ninput = [1.0]\n'
+                    'target = [0.5]\n', encoding="utf-8")
+    answers = tmp_path / "answers.toml"
+    answers.write_text('spec = "custom.toml"\no2 = 0.5\n', encoding="utf-8")
+    return ["check", str(answers)]
+
+
+@pytest.mark.parametrize("entry", [*ENTRIES, "answers-spec"])
+@pytest.mark.parametrize("text", INJECTIONS)
+def test_a_comment_in_an_expression_is_refused(tmp_path, monkeypatch, entry, text):
+    """Every way an expression comes in refuses a comment: exit 2, one line that names the
+    character, and none of the text after it echoed (it is no expression's)."""
+    monkeypatch.chdir(tmp_path)
+    text = text.replace("z", "x") if entry in ("graph", "descend-model", "descend-function") \
+        else text
+    if entry == "descend-model":
+        text = text.replace("x", "c*x", 1)
+    result = (CliRunner().invoke(main, _answers_entry(text, tmp_path)) if entry == "answers-spec"
+              else _run_entry(entry, text, tmp_path))
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "comments are not allowed" in result.stderr
+    for payload in ("<img", "<svg", "passwd", "`"):
+        assert payload not in result.stderr
+
+
+@pytest.mark.parametrize("char", ["#", "`", "\\", "'", '"', "$", "{", "}", ";", "@", "%", "&",
+                                  "|", "~", "!", "?", ":", "[", "]", "\x1b", "\n", "\t", "\x00",
+                                  "\u202e", "\u00a0", "ｅ", "é", "σ"])
+def test_characters_the_grammar_does_not_need_are_refused(char):
+    """Only ASCII letters, digits, _, spaces and + - * / ^ ( ) . , < > = get through; the
+    refusal names the character (by its code when it is not plain ASCII) and nothing more.
+    (On main ｅｘｐ(z) was exp(z): Python folds Unicode look-alikes into ASCII names.)"""
+    import derive
+    from derive.errors import DeriveError
+
+    for text in (f"z{char}", f"{char}z", f"exp(z){char}1"):
+        with pytest.raises(DeriveError) as err:
+            derive.activation(None, expr=text)
+        message = str(err.value)
+        assert "not part of an expression" in message or "comments are not allowed" in message
+        assert (repr(char) if char.isascii() and char.isprintable()
+                else f"U+{ord(char):04X}") in message
+        assert "\x1b" not in message and "\u202e" not in message and "\n" not in message
+    with pytest.raises(DeriveError):
+        derive.activation(None, expr="ｅｘｐ(z)")
+
+
+def test_the_display_name_is_rebuilt_from_the_syntax_tree():
+    """However it is typed, a custom activation is named and shown in one spelling made from
+    its syntax tree, never the raw text."""
+    from derive.spec import from_dict
+    from derive.symbolic.definitions import CUSTOM_PREFIX
+
+    def named(expression):
+        raw = {"layers": [{"activation": "custom", "expression": expression,
+                           "weights": [[0.5]], "biases": [0.0]}],
+               "examples": [{"input": [1.0], "target": [0.5]}]}
+        return from_dict(raw).layers[0].activation
+
+    for typed in ("z/(1+abs(z))", "z / (1 + abs( z ))", "(z)/((1)+abs(z))", "z/(1 + abs(z))"):
+        assert named(typed) == CUSTOM_PREFIX + "z/(1 + abs(z))"
+    assert named("where(z>0,z,0.1*z)") == CUSTOM_PREFIX + "where(z > 0, z, 0.1*z)"
+    assert named("z^2 - -z") == CUSTOM_PREFIX + "z**2 - -z"
+
+
+def test_a_custom_activation_is_written_f_in_the_formulas():
+    """The step 'write with f(z) itself' and the forward pass use the symbol f: the name
+    'custom: ...' is shown only as text (escaped), never inside LaTeX or MathML."""
+    from derive.symbolic.definitions import register_custom
+    from derive.symbolic.derivation import derive_activation
+
+    rec = derive_activation(register_custom("where(z > 0, z, 0.1*z)"))
+    for step in rec["steps"]:
+        assert "custom" not in step["latex"] and "custom" not in step["mathml"], step
+    assert any(r"f{\left(z \right)}" in s["latex"] for s in rec["steps"])
+
+
+def test_mathml_text_is_escaped():
+    """SymPy writes MathML text nodes raw: a relation's < reached the page as <mo><</mo>."""
+    import sympy as sp
+
+    from derive.symbolic.derivation import Z, spellings
+
+    mathml = spellings(sp.Piecewise((Z, Z < 0), (0, True)))["mathml"]
+    assert "<mo>&lt;</mo>" in mathml and "<mo><</mo>" not in mathml
+    assert spellings(sp.Function("a<b>&c")(Z))["mathml"].count("<mi>a&lt;b&gt;&amp;c</mi>") == 1
+
+
+def test_markdown_code_spans_cannot_be_closed_from_inside():
+    """A code span's fence is longer than any run of backticks in the text (CommonMark)."""
+    from render.filters import code_span
+
+    assert code_span("x + 1") == "`x + 1`"
+    assert code_span("a ` b") == "``a ` b``"
+    assert code_span("x ``<img>`` y") == "```x ``<img>`` y```"
+    assert code_span("`x`") == "`` `x` ``"
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "html", "text"])
+def test_a_custom_activation_with_relations_in_every_format(tmp_path, fmt):
+    """where(z > 0, ...) in a spec: the forward pass writes f(0.5), the name reaches the
+    page only as escaped text, and no raw < or > of the user's reaches HTML or Markdown."""
+    spec = tmp_path / "w.toml"
+    spec.write_text('[[layers]]\nactivation = "custom"\nexpression = "where(z>0, z, 0.1*z)"\n'
+                    'weights = [[0.1, 0.2]]\nbiases = [0.0]\n[[examples]]\ninput = [1.0, 2.0]\n'
+                    'target = [1.0]\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["example", "--spec", str(spec), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "operatorname{custom" not in out and "<mi>custom" not in out
+    if fmt in ("markdown", "latex"):
+        import re
+
+        assert re.search(r"o_\{3\} &?= f\(0\.50*\) = 0\.50*", out), out
+        assert r"\mathrm{custom" not in out
+    if fmt == "html":
+        assert "custom: where(z &gt; 0, z, 0.1*z)" in out
+    if fmt == "markdown":
+        assert r"custom: where(z \> 0, z, 0.1\*z)" in out
+
+
+@requires_pdflatex
+@pdf_tools
+def test_the_injection_reaches_no_pdf(tmp_path):
+    """The issue's spec is refused; the same spec without the comment compiles, and its PDF
+    holds nothing of /etc/passwd."""
+    spec = tmp_path / "s.toml"
+    body = ('\nweights = [[0.1, 0.2]]\nbiases = [0.0]\n[[examples]]\ninput = [1.0, 2.0]\n'
+            'target = [1.0]\n')
+    spec.write_text('[[layers]]\nactivation = "custom"\nexpression = '
+                    + _toml_string(INJECTIONS[0]) + body, encoding="utf-8")
+    refused = CliRunner().invoke(main, ["example", "--spec", str(spec), "--format", "latex"])
+    assert refused.exit_code == 2 and refused.stdout == ""
+    spec.write_text('[[layers]]\nactivation = "custom"\nexpression = "sigmoid(z)"' + body,
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["example", "--spec", str(spec), "--format", "latex"])
+    assert result.exit_code == 0, result.output
+    text = _pdf_text(result.stdout)
+    assert "daemon" not in text and "nologin" not in text  # /etc/passwd's lines
+    assert "custom: sigmoid(z)" in text

@@ -152,7 +152,7 @@ def parse_params(items) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Model:
-    text: str
+    text: str  # rebuilt from the syntax tree (derive.expr.canonical), never the raw text
     params: tuple[str, ...]
     f: Function
     grads: tuple[Function, ...]  # d model / d param, in params order
@@ -162,59 +162,42 @@ class Model:
 
 
 def compile_model(text: str, params) -> Model:
-    """Parse the model (safe parser) and differentiate it in each parameter (SymPy)."""
-    import sympy as sp
+    """Parse the model (safe parser) and differentiate it in each parameter (SymPy, in the
+    worker: derive.symbolic.descend.model)."""
+    from derive.expr import syntax_tree
+    from derive.symbolic import worker
 
-    from derive.expr import parse
-    from derive.symbolic.oneline import oneline
-    from derive.symbolic.tree import to_tree
-
+    syntax_tree(text, "--model")  # characters and syntax: checked before any process starts
     params = tuple(params)
-    expr = parse(text, ["x", *params], what="--model")
-    free = {s.name for s in expr.free_symbols}
-    for p in params:
-        if p not in free:
-            raise DeriveError(f"--param {p}: the model '{text}' does not use {p}, so descent "
-                              f"could never change it")
-    try:
-        grads = tuple(Function(to_tree(sp.diff(expr, sp.Symbol(p, real=True))))
-                      for p in params)
-        f = Function(to_tree(expr))
-    except ValueError as exc:
-        raise DeriveError(f"--model '{text}': {exc}") from None
-    return Model(text, params, f, grads, str(expr), sp.latex(expr), oneline(expr))
+    got = worker.run("model", text, list(params), user=True, what=f"--model '{text}'")
+    return Model(got["text"], params, Function(got["tree"]),
+                 tuple(Function(g) for g in got["grads"]), got["expression"], got["latex"],
+                 got["oneline"])
 
 
 @dataclass(frozen=True)
 class Function1:
-    text: str
+    text: str  # rebuilt from the syntax tree, as Model.text
     f: Function
     df: Function
     expression: str
     latex: str
     derivative: str
     derivative_latex: str
-    sympy_expr: object  # for the stationary points
     oneline: str = ""  # f and f′ on one line of Unicode, for the terminal: x⁴ − 3x² + x
     derivative_oneline: str = ""
 
 
 def compile_function(text: str) -> Function1:
-    import sympy as sp
+    """Parse the function and differentiate it (SymPy, in the worker)."""
+    from derive.expr import syntax_tree
+    from derive.symbolic import worker
 
-    from derive.expr import parse
-    from derive.symbolic.oneline import oneline
-    from derive.symbolic.tree import to_tree
-
-    expr = parse(text, ["x"], what="--function")
-    if sp.Symbol("x", real=True) not in expr.free_symbols:
-        raise DeriveError(f"--function '{text}' does not depend on x")
-    d = sp.diff(expr, sp.Symbol("x", real=True))
-    try:
-        return Function1(text, Function(to_tree(expr)), Function(to_tree(d)), str(expr),
-                         sp.latex(expr), str(d), sp.latex(d), expr, oneline(expr), oneline(d))
-    except ValueError as exc:
-        raise DeriveError(f"--function '{text}': {exc}") from None
+    syntax_tree(text, "--function")
+    got = worker.run("function", text, user=True, what=f"--function '{text}'")
+    return Function1(got["text"], Function(got["tree"]), Function(got["dtree"]),
+                     got["expression"], got["latex"], got["derivative"],
+                     got["derivative_latex"], got["oneline"], got["derivative_oneline"])
 
 
 # --- runs -------------------------------------------------------------------------------------

@@ -114,14 +114,16 @@ CUSTOM: dict[str, ActivationDef] = {}
 def register_custom(expression: str, what: str = "expression") -> ActivationDef:
     """A spec's own activation (activation = "custom", expression = "z/(1 + abs(z))"): checked
     against the safe grammar (nothing is evaluated), then kept under the name
-    'custom: <expression>' so that every stage finds it by name like the built-in ones."""
-    from derive.expr import parse
+    'custom: <expression>' so that every stage finds it by name like the built-in ones.
+    The expression is rebuilt from its syntax tree (derive.expr.canonical): the name and
+    everything shown carry that, never the text as typed."""
+    from derive.expr import canonical, parse
 
     parse(expression, ["z"], what=what)
-    name = CUSTOM_PREFIX + expression.strip()
+    text = canonical(expression, what)
+    name = CUSTOM_PREFIX + text
     if name not in CUSTOM:
-        CUSTOM[name] = ActivationDef(name, expression.strip(),
-                                     f"the custom activation {expression.strip()}")
+        CUSTOM[name] = ActivationDef(name, text, f"the custom activation {text}")
     return CUSTOM[name]
 
 

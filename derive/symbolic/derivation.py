@@ -9,6 +9,7 @@ calculus; it runs on a cache miss (derive.symbolic.cache) and in the tests.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html.entities import html5
 
 import sympy as sp
@@ -18,6 +19,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from derive.expr import parse
+from derive.symbolic import budget
 from derive.symbolic.definitions import ActivationDef, LossDef
 from derive.symbolic.oneline import oneline
 from derive.symbolic.primitives import sigmoid, stable_form, textbook_form
@@ -66,6 +68,13 @@ class _Latex(_TextbookOrder, LatexPrinter):
 
 
 class _MathML(_TextbookOrder, MathMLPresentationPrinter):
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        # SymPy writes text nodes unescaped (so that its own &#x2202; passes): a relation's <
+        # or a symbol's name would reach the page as markup; escape all but entities
+        raw = self.dom.createTextNode
+        self.dom.createTextNode = lambda data: raw(_escape_text(data))
+
     def _print_UnevaluatedExpr(self, expr):
         return self._print(expr.args[0])
 
@@ -121,6 +130,12 @@ class _MathML(_TextbookOrder, MathMLPresentationPrinter):
             else:
                 fenced.appendChild(self._print(part))
         return fenced
+
+
+def _escape_text(data: str) -> str:
+    """Text for a MathML text node: < > and a bare & escaped; an entity SymPy wrote stays."""
+    data = re.sub(r"&(?!(?:[A-Za-z]+|#[0-9]+|#x[0-9A-Fa-f]+);)", "&amp;", data)
+    return data.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _mathml(expr) -> str:
@@ -451,20 +466,32 @@ _NAMED_FUNCTIONS = {"sigmoid": sigmoid}
 
 
 def _activation(defn: ActivationDef):
-    """(f as written, f', f' in the output a or None, the parameters' defaults) in SymPy."""
+    """(f as written, f', f' in the output a or None, the parameters' defaults) in SymPy.
+
+    Simplifying f' and finding its form in the output are optional steps with a time budget
+    (derive.symbolic.budget); the result, and which steps were left out, are kept for the
+    rest of the process, so that the pairing derived next uses the same f' and form."""
+    result, omitted = _activation_kept(defn)
+    budget.note_omitted(*omitted)
+    return result
+
+
+@lru_cache(maxsize=64)
+def _activation_kept(defn: ActivationDef):
+    before = len(budget.omitted())
     params = _param_symbols(defn)
     f = parse(defn.expression, ["z", *params], what=f"activation '{defn.name}'")
     f = f.subs({sp.Symbol(k, real=True): v for k, v in params.items()})
     f_text = textbook_form(f)
     raw = sp.diff(f_text, Z).subs(Z * sp.sign(Z), sp.Abs(Z))  # z·sign(z) is |z|
-    d = _tidy(raw, keep_derived=True)
+    d = budget.optional("simplify", lambda: _tidy(raw, keep_derived=True), raw)
     defaults = {params[k]: v for k, v in defn.params}
     defaults.update({params[k]: _CONTEXT_VALUE for k, _ in defn.context})
-    form = output_form(f_text, d, defaults)
+    form = budget.optional("output_form", lambda: output_form(f_text, d, defaults), None)
     needs = _unevaluable(form) if form is not None else None
     if needs is not None:
         form = None  # e.g. erf's form needs erfinv: the activation simply has no output form
-    return f, f_text, d, form, needs
+    return (f, f_text, d, form, needs), tuple(budget.omitted()[before:])
 
 
 def _unevaluable(expr):
@@ -549,8 +576,9 @@ def derive_activation(defn: ActivationDef) -> dict:
         "derivative_from_output": spellings(form) if form is not None else None,
         # why there is none: {"reason": "not_determined", "z": [z1, z2], "a", "fprime": [..]},
         # {"reason": "no_numeric_form", "needs": "erfinv"} or {"reason": "not_found"}
+        # (None too where SymPy did not finish looking for one: "omitted" says so)
         "no_output_form": (_no_output_form(defn, at_defaults, needs, gradient_free)
-                           if form is None else None),
+                           if form is None and "output_form" not in budget.omitted() else None),
         "has_gradient": not gradient_free,
         "context": dict(defn.context),
         "jacobian": None if defn.elementwise else softmax_jacobian(),
@@ -562,6 +590,10 @@ def derive_activation(defn: ActivationDef) -> dict:
             "df": to_tree(df_stable),
             "df_from_output": to_tree(form) if form is not None else None,
         },
+        # optional steps SymPy did not finish within their budget (derive.symbolic.budget),
+        # and what that means, for the documents
+        "omitted": budget.omitted(),
+        "omitted_notes": budget.notes(budget.omitted()),
     }
 
 
@@ -693,9 +725,11 @@ def derive_pairing(loss: LossDef, act: ActivationDef) -> dict:
                                                          if in_output else ""),
                         sp.Mul(-1, sp.Derivative(_loss(loss), O), fprime, evaluate=False)),
                  _chain("Err", "substitute ∂E/∂o", product)]
-        err = _tidy(-de * fprime)
+        err = budget.optional("simplify_error", lambda: _tidy(-de * fprime), -de * fprime)
         if spellings(err)["expression"] != steps[-1]["expression"]:
             steps.append(_chain("Err", "simplify (the cancellation)", err))
     return {"loss": loss.name, "activation": act.name, "in_output": in_output,
             "elementwise": act.elementwise, "context": context, "steps": steps,
-            "Err": spellings(err), "numeric": to_tree(stable_form(err))}
+            "Err": spellings(err), "numeric": to_tree(stable_form(err)),
+            "omitted": budget.omitted(),
+            "omitted_notes": budget.pairing_notes(budget.omitted())}

@@ -16,8 +16,12 @@ import numpy as np
 import sympy as sp
 
 from derive.numeric.evaluate import Function
+from derive.symbolic import budget
 
 THRESHOLD = 0.01
+# the range where SymPy's limits at ±∞ did not finish in time
+UNDETERMINED = {"values": None, "low": None, "high": None, "low_closed": False,
+                "high_closed": False, "text": "not determined"}
 SPAN = 15.0  # the grid's half-width: every activation here has settled by |z| = 15
 STEP = 1e-3
 
@@ -35,8 +39,14 @@ def _branch(expr, z, sign):
     return expr
 
 
-def limit_at(expr, z, sign) -> float:
-    """lim f(z) as z -> sign·∞, as a float (±inf allowed, nan when SymPy cannot tell)."""
+def limit_at(expr, z, sign, step: str = "limits") -> float | None:
+    """lim f(z) as z -> sign·∞, as a float (±inf allowed, nan when SymPy cannot tell), or None
+    where SymPy did not finish within its budget (an optional step, named `step`, of
+    derive.symbolic.budget)."""
+    return budget.optional(step, lambda: _limit(expr, z, sign), None)
+
+
+def _limit(expr, z, sign) -> float:
     try:
         value = sp.limit(_branch(expr, z, sign), z, sign * sp.oo)
     except (NotImplementedError, ValueError, TypeError):
@@ -50,7 +60,14 @@ def limit_at(expr, z, sign) -> float:
 
 
 def _kinks(expr, z) -> list[float]:
-    """Points where a piecewise expression changes branch (z > 0 -> 0)."""
+    """Points where a piecewise expression changes branch (z > 0 -> 0); none where SymPy did
+    not find them within the budget (the grid and bisection still place the edges)."""
+    if not expr.has(sp.Piecewise):
+        return []
+    return budget.optional("kinks", lambda: _solve_kinks(expr, z), [])
+
+
+def _solve_kinks(expr, z) -> list[float]:
     points = set()
     for pw in expr.atoms(sp.Piecewise):
         for _, cond in pw.args:
@@ -167,14 +184,16 @@ def _attained(f, z, value: float, sign: int) -> bool:
     if not branch.has(z):
         return True
     try:
-        roots = sp.solve(sp.Eq(f, sp.nsimplify(value)), z)
+        roots = budget.optional("range_ends",
+                                lambda: sp.solve(sp.Eq(f, sp.nsimplify(value)), z), None)
     except (NotImplementedError, ValueError, TypeError):
         return False
-    return any(r.is_real for r in roots)
+    return roots is not None and any(r.is_real for r in roots)
 
 
-def output_range(f, d, z, f_numeric, kinks, constant: bool) -> dict:
-    """The set of values f takes, from its limits, its extrema and (if constant) its pieces."""
+def output_range(f, d, z, f_numeric, kinks, constant: bool) -> dict | None:
+    """The set of values f takes, from its limits, its extrema and (if constant) its pieces;
+    None where the limits at ±∞ ran out of time."""
     grid = _grid(kinks)
     with np.errstate(all="ignore"):
         values = np.asarray(f_numeric(grid), dtype=float)
@@ -183,7 +202,10 @@ def output_range(f, d, z, f_numeric, kinks, constant: bool) -> dict:
         return {"values": vals, "low": vals[0], "high": vals[-1], "low_closed": True,
                 "high_closed": True,
                 "text": "{" + ", ".join(_show(v, 4) for v in vals) + "}"}
-    lo_lim, hi_lim = limit_at(f, z, -1), limit_at(f, z, 1)
+    lo_lim = limit_at(f, z, -1)
+    hi_lim = limit_at(f, z, 1) if lo_lim is not None else None
+    if lo_lim is None or hi_lim is None:  # out of time: the range is not determined
+        return None
     limits = [v for v in (lo_lim, hi_lim) if not math.isnan(v)]
     out = {"values": None}
     for side, pick, arg in (("low", min, np.argmin), ("high", max, np.argmax)):
@@ -196,11 +218,14 @@ def output_range(f, d, z, f_numeric, kinks, constant: bool) -> dict:
         if interior:
             # an extremum inside: refine where f' = 0 (gelu's and swish's minimum)
             x0 = float(grid[k])
-            try:
-                x = float(sp.nsolve(d, z, x0))
-                value = float(f.subs(z, x).evalf())
-            except (ValueError, TypeError, ZeroDivisionError):
-                value = grid_best
+            def refine(x0=x0):
+                try:
+                    x = float(sp.nsolve(d, z, x0))
+                    return float(f.subs(z, x).evalf())
+                except (ValueError, TypeError, ZeroDivisionError):
+                    return grid_best
+
+            value = budget.optional("extremes", refine, grid_best)
             out[side], out[f"{side}_closed"] = value, True
         else:
             value = best_limit
@@ -223,9 +248,16 @@ def shape(f, d, z, numeric: dict, params: dict, form_tree, constant: bool,
     kinks = _kinks(f, z)
     rng = output_range(f, d, z, lambda x: f_num(z=x, **env), kinks, constant)
     vanishing = {"threshold": THRESHOLD, "in_input": None, "in_output": None}
+    if rng is None:  # the limits ran out of time: neither is determined (record's "omitted")
+        budget.note_omitted("gradient_limits")
+        return {"range": dict(UNDETERMINED), "vanishing": vanishing}
     if elementwise:
+        d_low = limit_at(d, z, -1, "gradient_limits")
+        d_high = limit_at(d, z, 1, "gradient_limits") if d_low is not None else None
+        if d_low is None or d_high is None:
+            return {"range": rng, "vanishing": vanishing}
         vanishing["in_input"] = small_intervals(
-            lambda x: df_num(z=x, **env), limit_at(d, z, -1), limit_at(d, z, 1), kinks)
+            lambda x: df_num(z=x, **env), d_low, d_high, kinks)
     if form_tree is not None and rng["values"] is None and rng["low"] is not None \
             and rng["high"] is not None:
         g = Function(form_tree)
