@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from derive.errors import DeriveError, check_decimals, did_you_mean
-from derive.intervals import half_unit, within  # the one interval rule (key, quizzes, check)
+from derive.intervals import accept, as_json, half_unit, within  # the one interval rule
 from derive.numeric import functions
 from derive.numeric.network import Rounding, round_half_up
 from derive.spec import Spec
@@ -630,9 +630,31 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
             raise DeriveError(f"unknown quantity '{name if len(name) <= 40 else name[:37] + '...'}'"
                               f"{did_you_mean(name, valid)}; "
                               f"valid names for this network: {shown}")
-    results = mark(comp, [answers])[0]
+    results = mark(comp, [answers], key=[spec_key(comp, answers)])[0]
     return CheckReport(all(r.ok for r in results), results, spec.title, spec.source, decimals,
                        spec.loss, spec.learning_rate)
+
+
+def spec_key(comp: Computation, names) -> dict:
+    """The answer key of a hand calculation, from its network alone: for each name, the
+    accepted intervals of the problem sets' keys (derive.intervals.accept: one rounding
+    interval per distinct right value, the exact chain and the chain rounded by hand), so
+    that a value resting on right values is marked as a problem set's key marks it, and
+    nothing a right chain does not give is taken.  No answer of its own: the model answer is
+    the chain the student followed."""
+    with np.errstate(all="ignore"):  # saturated units: inf and nan are kept out below
+        exact = comp.chain({})[1]
+        hand = comp.chain({}, places=comp.decimals)[1]
+    out = {}
+    for name in names:
+        q = comp.by_name[name]
+        if q.kind == "input":
+            continue
+        places = comp.decimals + 1 if q.error_like else comp.decimals
+        values = [float(exact[name][0]), float(hand[name][0])]
+        if all(math.isfinite(v) for v in values):
+            out[name] = Key(math.nan, tuple(as_json(accept(values, places))))
+    return out
 
 
 @dataclass(frozen=True)
@@ -837,12 +859,15 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
             # a key decides a value that rests on right values; one that rests on a wrong
             # value may also follow from the student's own (carried forward)
             ok_keyed = np.where(deps_tainted, c_exact | c_hand | in_key, in_key)
-            conditions = [np.where(has_key, c & ok_keyed, c) for c in conditions]
-            conditions.append(has_key & ok_keyed)
+            # the key's intervals are at the places asked; a value written to more places is
+            # marked at the precision written, against the chains (DESIGN.md, derive check)
+            decides = has_key & (pl <= asked)
+            conditions = [np.where(decides, c & ok_keyed, c) for c in conditions]
+            conditions.append(decides & ok_keyed)
             chains.append(3)  # the key
             expecteds.append(answer)
             carried_values.append(answer)
-            ok_pure = np.where(has_key, in_key, ok_pure)
+            ok_pure = np.where(decides, in_key, ok_pure)
             keyed_answer = answer
             default_expected = np.where(has_key & ~deps_tainted, answer, exact[n])
         chain = np.select(conditions, chains, 0)

@@ -88,7 +88,7 @@ def pad(text, size: int, align: str = "<") -> str:
 
 def underline(text, char: str = "═") -> str:
     """A rule exactly as wide as the title above it."""
-    return char * max(1, width(text))
+    return char * max(1, width(escape_control(text)))  # as the title is printed
 
 
 # grade's reports format many thousands of numbers, most of them repeated (points, shares)
@@ -203,9 +203,20 @@ def code_span(text) -> Markup:
     return Markup(f"{fence}{pad}{text}{pad}{fence}")
 
 
+# C0 controls but tab and newline, DEL, C1 controls and the bidirectional overrides: in user
+# text (a title, an input's name) they would drive the reader's terminal or reorder its text
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_control(text) -> str:
+    """User text made inert on a terminal: each control character as its visible \\uXXXX."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", str(text))
+
+
 def finalizer(fmt: str):
     """Escape every plain string a template prints; Markup (our own markup) passes."""
-    escape = {"latex": escape_tex, "markdown": escape_markdown}.get(fmt)
+    escape = {"latex": escape_tex, "text": escape_control, "html": escape_control,
+              "markdown": lambda t: escape_markdown(escape_control(t))}.get(fmt)
 
     def finalize(value):
         if escape is not None and isinstance(value, str) and not isinstance(value, Markup):

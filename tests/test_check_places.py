@@ -134,3 +134,23 @@ def test_problems_offer_it_as_a_distractor():
                 found += 1
                 assert option["value"] == pytest.approx(wrong[0], abs=1e-12)
     assert found >= 4  # offered in most variants (unless it reads like another option)
+
+
+def test_only_the_right_chains_values_are_right():
+    """check takes the intervals a problem set's key takes (one rounding interval per right
+    value, issue 14), not half a unit widened by the rounding carried from earlier steps: with
+    o6 = 0.474 given, Err6 of the lecture is 0.1312 (exact chain) or 0.1311 (from 0.474, as
+    the slides round); 0.1310 and 0.1313 are neither, though each lies within 0.000161 of a
+    chain (half a unit plus o6's rounding carried through dErr6/do6)."""
+    o6 = 1 / (1 + math.exp(-(-0.3 * (1 / (1 + math.exp(0.7))) - 0.2 * (1 / (1 + math.exp(-0.1)))
+                             + 0.1)))
+    exact = (1 - o6) * o6 * (1 - o6)
+    hand = (1 - 0.474) * 0.474 * (1 - 0.474)
+    assert (f"{exact:.4f}", f"{hand:.4f}") == ("0.1312", "0.1311")
+    given = {"o4": "0.332", "o5": "0.525", "o6": "0.474"}
+    for text, ok in (("0.1312", True), ("0.1311", True), ("0.1310", False), ("0.1313", False),
+                     ("0.131", False)):
+        (*_, r) = check(LECTURE, {**given, "Err6": text}).results
+        assert r.ok is ok, text
+    (r,) = check(LECTURE, {"Err6": "0.131"}).results
+    assert not r.ok and r.diagnosis["places"] == {"given": 3, "asked": 4}

@@ -231,6 +231,19 @@ def test_escape_sequences_in_a_title_do_not_reach_the_terminal(here):
     assert data == json.loads(pathlib.Path("x.json").read_text(encoding="utf-8"))
 
 
+def test_escape_sequences_in_a_title_do_not_reach_a_written_file(here):
+    """-o x.txt is the terminal's text, to be read with cat or less: the title's controls are
+    escaped by the format itself (render's finalizer), not only on the way to stdout."""
+    pathlib.Path("s.toml").write_text(
+        f"title = {json.dumps(HOSTILE)}\n" + SPEC.format(lr=0.5).split("\n", 1)[1],
+        encoding="utf-8")
+    for name in ("x.txt", "x.md", "x.html", "x.tex"):
+        assert run(["example", "--spec", "s.toml", "-o", name]).exit_code == 0
+        written = pathlib.Path(name).read_text(encoding="utf-8")
+        assert not CONTROL.search(written.replace("\r\n", "\n")), (name, repr(written[:200]))
+    assert pathlib.Path("x.txt").read_text(encoding="utf-8").startswith("A\\u001b[2J")
+
+
 # click strips ESC [ ... sequences (CSI) when stdout is not a terminal, but not when it is,
 # and never OSC (ESC ] 0; sets the window title) or the 8-bit CSI (\x9b)
 OSC = "\x1b]0;pwned\x07\x9b2J"

@@ -583,7 +583,7 @@ def test_report_and_feedback_pages_render_in_chromium(tmp_path, plain_class):
 
 # -- marking: grade's batch is check's ------------------------------------------------------------
 def test_a_batch_marks_each_row_as_check_marks_it_alone():
-    from derive.marking import Computation, check, mark
+    from derive.marking import Computation, check, mark, spec_key
     from derive.spec import from_dict
 
     rng = random.Random(4)
@@ -608,7 +608,8 @@ def test_a_batch_marks_each_row_as_check_marks_it_alone():
             answers[name] = f"{x:.4f}"
         specs.append(spec)
         sheets.append(answers)
-    batch = mark(Computation(specs, 0, 3), sheets)
+    keys = [spec_key(Computation(spec, 0, 3), answers) for spec, answers in zip(specs, sheets)]
+    batch = mark(Computation(specs, 0, 3), sheets, key=keys)
     for spec, answers, results in zip(specs, sheets, batch):
         alone = check(spec, answers).results
         assert [r.to_dict() | {"chain": r.chain, "tol": r.tolerance} for r in results] == \

@@ -59,7 +59,11 @@ def test_marking_uses_the_shared_rule(monkeypatch):
     from derive.spec import LECTURE
 
     assert marking.check(LECTURE, {"o4": "0.332"}).ok
+    assert marking.check(LECTURE, {"o4": "0.33181"}).ok  # more places: the precision written
     monkeypatch.setattr(marking, "within", lambda *a, **k: False)
+    assert not marking.check(LECTURE, {"o4": "0.33181"}).ok
+    # at the places asked, the key's intervals decide: the problem sets' accept()
+    monkeypatch.setattr(marking, "accept", lambda values, places: [])
     assert not marking.check(LECTURE, {"o4": "0.332"}).ok
 
 
