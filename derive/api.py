@@ -578,16 +578,41 @@ PROBLEM_FORMATS = ("latex", "markdown", "moodle", "qti")
 _QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
 # every file a problem set of any format writes into its directory
 PROBLEM_SET_FILES = ("problems.tex", "solutions.tex", "problems.md", "solutions.md",
-                     *_QUIZ_FILES.values(), "answers.json")
+                     "problems.pdf", "solutions.pdf", *_QUIZ_FILES.values(), "answers.json")
 
 
 class Problems(Document):
-    """Seeded problem sets with worked solutions and an answer key: `derive problems`."""
+    """Seeded problem sets with worked solutions and an answer key: `derive problems`.
+
+    The variants are drawn when they are needed: write() streams them to the files one by one
+    (memory does not grow with their number); `pset`, `answers` and files() hold them all."""
 
     template = "problems"
 
-    def __init__(self, pset):
-        self.pset = pset
+    def __init__(self, kinds, variants: int, seed: int, options, progress=None):
+        self.kinds, self.count, self.seed = tuple(kinds), variants, seed
+        self.options = options
+        self.progress = progress
+        self._pset = None
+
+    @property
+    def pset(self):
+        """The whole set, drawn once (derive.problemset.ProblemSet)."""
+        if self._pset is None:
+            from derive.problemset import generate
+
+            self._pset = generate(self.kinds, self.count, self.seed, self.options,
+                                  progress=self.progress)
+        return self._pset
+
+    def variants(self):
+        """The variants in order, drawn one by one unless the set is already held."""
+        if self._pset is not None:
+            return iter(self._pset.variants)
+        from derive.problemset import iter_variants
+
+        return iter_variants(self.kinds, self.count, self.seed, self.options,
+                             progress=self.progress)
 
     @property
     def answers(self) -> dict:
@@ -603,12 +628,9 @@ class Problems(Document):
     def files(self, fmt: str = "latex", title: str | None = None, stream: bool = False) -> dict:
         """The files of the set in a format: name -> text (bytes for the Canvas zip); with
         stream, a quiz is a writer (binary file -> None) that writes it variant by variant."""
-        from render import render_problems, to_json
+        from render import render_problems
 
-        if fmt not in PROBLEM_FORMATS:
-            from derive.errors import unknown
-
-            raise unknown("problem-set format", fmt, PROBLEM_FORMATS)
+        self._check_format(fmt, title)
         if fmt in _QUIZ_FILES:
             from render.quiz import check_canvas_places, moodle_xml, qti_zip, write_moodle, \
                 write_qti
@@ -621,12 +643,14 @@ class Problems(Document):
             else:
                 quiz = moodle_xml(self.pset, title) if fmt == "moodle" else \
                     qti_zip(self.pset, title)
-            return {_QUIZ_FILES[fmt]: quiz, "answers.json": to_json(self.answers),
+            from render.exam import answers_text
+
+            pset = self.pset
+            return {_QUIZ_FILES[fmt]: quiz, "answers.json": answers_text(
+                pset.seed, pset.kinds, pset.options, pset.variants),
                     "submissions.csv": self.sheet()}
-        if title is not None:
-            raise DeriveError("--title names a quiz: use it with --format moodle or qti")
         rendered = render_problems(self.pset, fmt)
-        ext = {"latex": "tex", "markdown": "md"}[fmt]
+        ext = _DOCUMENT_EXT[fmt]
         return {f"problems.{ext}": rendered["problems"],
                 f"solutions.{ext}": rendered["solutions"], "answers.json": rendered["answers"],
                 "submissions.csv": self.sheet()}
@@ -638,14 +662,58 @@ class Problems(Document):
 
         return empty_sheet(sheet_columns(self.pset.answers()))
 
-    def write(self, directory, fmt: str = "latex", force: bool = False,
-              title: str | None = None) -> list:
-        """Write the files into directory (created if missing), all or none."""
-        from derive.output import write_files
+    def _check_format(self, fmt: str, title: str | None, pdf: bool = False) -> None:
+        if fmt not in PROBLEM_FORMATS:
+            from derive.errors import unknown
 
-        # with --force over an earlier set in another format, its files go: a directory
-        # never holds problems.tex beside the moodle.xml of another set
-        return write_files(directory, self.files(fmt, title, stream=True), force, replaces=PROBLEM_SET_FILES)
+            raise unknown("problem-set format", fmt, PROBLEM_FORMATS)
+        if fmt in _QUIZ_FILES:
+            if self.options.chain:
+                raise DeriveError("--chain links the problems of one variant on paper; a quiz "
+                                  "draws each question's variant on its own: use --chain with "
+                                  "--format latex or markdown")
+        elif title is not None:
+            raise DeriveError("--title names a quiz: use it with --format moodle or qti")
+        if pdf:
+            check_pdf(fmt)
+
+    def write(self, directory, fmt: str = "latex", force: bool = False,
+              title: str | None = None, pdf: bool = False) -> list:
+        """Write the files into directory (created if missing), all or none.  LaTeX and
+        Markdown are streamed variant by variant; pdf=True compiles the LaTeX with pdflatex
+        (problems.pdf and solutions.pdf beside the .tex)."""
+        from derive.output import Staged, write_files
+
+        self._check_format(fmt, title, pdf)
+        if fmt in _QUIZ_FILES:
+            # with --force over an earlier set in another format, its files go: a directory
+            # never holds problems.tex beside the moodle.xml of another set
+            return write_files(directory, self.files(fmt, title, stream=True), force,
+                               replaces=PROBLEM_SET_FILES)
+        from render.exam import write_set
+
+        ext = _DOCUMENT_EXT[fmt]
+        asked: dict = {}  # (kind, asked names) of the problems written: the sheet's columns
+        with Staged(directory, force, replaces=PROBLEM_SET_FILES) as out:
+            streams = {"problems": out.open(f"problems.{ext}"),
+                       "solutions": out.open(f"solutions.{ext}"),
+                       "answers": out.open("answers.json")}
+            write_set(fmt, self.seed, self.kinds, self.options,
+                      _noting_asked(self.variants(), asked), streams)
+            out.open("submissions.csv").write(_empty_sheet(self.kinds, asked))
+            out.close()
+            if pdf:
+                from render.latex import LatexError, compile_file
+
+                for doc in ("problems", "solutions"):
+                    if self.progress is not None and hasattr(self.progress, "phase"):
+                        self.progress.phase(f"compiling {doc}.pdf with pdflatex")
+                    try:
+                        compile_file(out.path(f"{doc}.tex"), out.reserve(f"{doc}.pdf"))
+                    except LatexError as exc:
+                        raise DeriveError(f"pdflatex could not compile {doc}.tex: {exc}; "
+                                          f"nothing was written") from None
+            return out.paths()
 
     def render(self, fmt: str, **options) -> str:
         files = self.files(fmt if fmt != "json" else "markdown")
@@ -654,8 +722,46 @@ class Problems(Document):
         if fmt not in ("latex", "markdown"):
             raise DeriveError(f"a problem set renders as one text in latex or markdown, not "
                               f"{fmt}; use files() or write()")
-        ext = {"latex": "tex", "markdown": "md"}[fmt]
+        ext = _DOCUMENT_EXT[fmt]
         return files[f"problems.{ext}"] + "\n" + files[f"solutions.{ext}"]
+
+
+_DOCUMENT_EXT = {"latex": "tex", "markdown": "md"}
+
+
+def _noting_asked(variants, asked: dict):
+    """The variants, passed on as they stream, each problem's asked names noted (in the
+    order grade reads them) for the sheet written after the last one.  Problems of one shape
+    share their names: `asked` stays as small as the set's distinct shapes."""
+    from derive.grading import asked_order
+
+    for v in variants:
+        for p in v.problems:
+            asked.setdefault((p.kind, tuple(asked_order(p.answers, p.spec))), None)
+        yield v
+
+
+def _empty_sheet(kinds, asked: dict) -> str:
+    """submissions.csv for the problems noted by _noting_asked: what sheet() writes for a set
+    held whole."""
+    from derive.grading import sheet_columns
+    from derive.submissions import empty_sheet
+
+    raw = {"kinds": list(kinds), "variants": [{"problems": [
+        {"kind": kind, "answers": dict.fromkeys(names)} for kind, names in asked]}]}
+    return empty_sheet(sheet_columns(raw))
+
+
+def check_pdf(fmt: str) -> None:
+    """--pdf: LaTeX only, and pdflatex must be there (refused before any work)."""
+    if fmt != "latex":
+        raise DeriveError(f"--pdf compiles LaTeX: use it with --format latex, not {fmt}")
+    from render.latex import INSTALL, have_pdflatex
+
+    if not have_pdflatex():
+        raise DeriveError(f"--pdf needs pdflatex, which is not installed (not on PATH); "
+                          f"{INSTALL}; or leave out --pdf and compile problems.tex and "
+                          f"solutions.tex yourself (twice, for the page numbers)")
 
 
 def _problem_kinds(kinds) -> list[str]:
@@ -686,19 +792,26 @@ def _network_sizes(network) -> tuple[int, ...]:
     return sizes
 
 
-MAX_VARIANTS = 1000  # one per student: a large class; more would run for hours
+MAX_VARIANTS = 10_000  # one per student: a large course (streamed, about 15 s)
+PAPERS = ("letter", "a4")
 
 
 def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
              activation: str | None = None, loss: str | None = None, lr: float | None = None,
              decimals: int = 3, choices: int | None = None, dead_units: bool = False,
-             alpha: float | None = None, progress=None) -> Problems:
+             alpha: float | None = None, chain: bool = False, paper: str = "letter",
+             duplex: bool = False, progress=None) -> Problems:
     """Problem sets in seeded variants: kinds "forward,backward,update" (or a list) from
     activation, loss, forward, backward, update, step, descent, batch, minima.  Variant k is
     the same whatever `variants` is; the same seed and options give the same files.
     dead_units=True asks for networks with a dead ReLU (flat) hidden unit, whose error term
-    is 0 and whose incoming weights do not change; otherwise such draws are redrawn."""
-    from derive.problemset import Options, generate
+    is 0 and whose incoming weights do not change; otherwise such draws are redrawn.
+    chain=True follows one network through the forward, loss, backward and update problems
+    of a variant (later problems use the student's earlier answers); paper ("letter" or
+    "a4") and duplex (each variant starts on an odd page) lay out the LaTeX for print.
+    Nothing is drawn until the result is written or read (progress(n) after variant n)."""
+    from derive.problemset import Options
+    from derive.problemset.chain import check_chain
     from derive.symbolic.definitions import activation_def, loss_def
 
     names = _problem_kinds(kinds)
@@ -732,10 +845,14 @@ def problems(kinds, variants: int = 1, seed: int = 0, *, network=(3, 2, 1),
         if activation is None or "alpha" not in activation_def(activation).defaults:
             raise DeriveError("--alpha sets the parameter of leaky_relu or elu: give "
                               "--activation leaky_relu or --activation elu with it")
+    if paper not in PAPERS:
+        raise DeriveError(f"--paper must be one of {', '.join(PAPERS)}, not {paper!r}")
+    if chain:
+        check_chain(names)
     options = Options(network=sizes, activation=activation, loss=loss, lr=lr,
                       decimals=decimals, choices=choices, dead_units=bool(dead_units),
-                      alpha=alpha)
-    return Problems(generate(names, variants, seed, options, progress=progress))
+                      alpha=alpha, chain=bool(chain), paper=paper, duplex=bool(duplex))
+    return Problems(names, variants, seed, options, progress=progress)
 
 
 class Derivation(Document):

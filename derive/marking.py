@@ -313,6 +313,14 @@ class Computation:
             return E * par if mid == "factor_2" else E
         k = units[n][u]
         if q.kind == "err":
+            if n == self.L and not self.defs[n - 1].elementwise:
+                # softmax couples its units: Err_k = -(o_k g_k - o_k sum_j o_j g_j), g = dE/do
+                outs = self._outputs(v)
+                g = np.broadcast_to(self.loss.gradient(outs, self.t), outs.shape)
+                e = -np.asarray(self.acts[n - 1].backprop(None, outs, g))[:, u]
+                if mid == "factor_2":
+                    e = e * par
+                return -e if mid == "sign_error" else e
             f1 = self._fprime(n, v[f"i{k}"], v[f"o{k}"], model)
             if n == self.L:
                 outs = self._outputs(v)

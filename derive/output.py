@@ -343,3 +343,100 @@ def write_files(directory, files: dict, force: bool = False, replaces=()) -> lis
             except OSError:
                 pass
         raise
+
+
+class Staged:
+    """Files of one directory written as they are produced, then put in place all or none.
+
+        with Staged(directory, force) as out:
+            out.open("problems.tex").write(...)      # streamed to a temporary file
+            pdf = out.reserve("problems.pdf")        # a temporary path another tool fills
+        # here every file is renamed into place (and the files in `replaces` that this set
+        # does not write are removed: an earlier set's); after an error none is, and the
+        # directory this run created is removed again
+
+    Temporary files are named and cleared as write_together's are; a non-empty directory is
+    refused without force; an OSError becomes one DeriveError."""
+
+    def __init__(self, directory, force: bool = False, replaces=()):
+        self.out = check_output_dir(directory, force)
+        self.replaces = tuple(replaces)
+        self.created = False
+        self.staged: dict[str, str] = {}  # name -> temporary path
+        self.names: set[str] = set()  # every name staged or being staged
+        self.handles: list = []
+
+    def __enter__(self) -> Staged:
+        self.created = not self.out.exists()
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DeriveError(f"cannot create '{self.out}': {exc.strerror or exc}") from None
+        return self
+
+    def reserve(self, name: str) -> Path:
+        """A temporary path beside OUT/name (staged as write_together stages, empty, with the
+        mode the file is to have), renamed in at the end."""
+        _clear_leftovers(self.out, {name})  # an earlier run's, killed part-way
+        self.names.add(name)
+        self.staged[name] = _stage(self.out / name, b"")
+        return Path(self.staged[name])
+
+    def path(self, name: str) -> Path:
+        """Where OUT/name is being written until it is put in place."""
+        return Path(self.staged[name])
+
+    def open(self, name: str):
+        """A text stream (UTF-8, \\n line ends) to OUT/name."""
+        fh = open(self.reserve(name), "w", encoding="utf-8", newline="\n")
+        self.handles.append(fh)
+        return fh
+
+    def close(self) -> None:
+        while self.handles:
+            self.handles.pop().close()
+
+    def paths(self) -> list[Path]:
+        return [self.out / name for name in self.staged]
+
+    def _discard(self) -> None:
+        for fh in self.handles:
+            try:
+                fh.close()
+            except OSError:
+                pass
+        self.handles = []
+        for tmp in self.staged.values():
+            _unlink(tmp)
+        # and one a signal interrupted between its creation and its recording here
+        _clear_leftovers(self.out, self.names, own=True)
+        if self.created:  # the directory this run made goes too
+            try:
+                self.out.rmdir()
+            except OSError:
+                pass
+
+    def _refusal(self, exc: OSError) -> DeriveError:
+        where = exc.filename or self.out
+        return DeriveError(f"cannot write '{where}': {exc.strerror or exc}; nothing was written")
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is None:
+            try:
+                self.close()
+                gone = [self.out / n for n in self.replaces
+                        if n not in self.staged and os.path.lexists(self.out / n)]
+                with _signals_held():
+                    _commit([(tmp, self.out / name) for name, tmp in self.staged.items()]
+                            + [(None, path) for path in gone])
+                return False
+            except OSError as error:
+                self._discard()
+                raise self._refusal(error) from None
+            except BaseException:
+                self._discard()
+                raise
+        self._discard()
+        if issubclass(kind, OSError):
+            raise self._refusal(exc) from None
+        return False

@@ -76,8 +76,9 @@ class Spec:
 
     def units(self, layer: int) -> range:
         """Unit numbers (the lecture's, from 1) of layer 0 (inputs) .. len(layers)."""
-        start = 1 + sum(self.sizes[:layer])
-        return range(start, start + self.sizes[layer])
+        sizes = self.sizes
+        start = 1 + sum(sizes[:layer])
+        return range(start, start + sizes[layer])
 
     def parameter_names(self) -> list[str]:
         """w{j}_{k} and b{k} for every unit k, layer by layer, in the order of DESIGN.md."""

@@ -127,10 +127,15 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
     for n in range(L, 0, -1):
         layer = spec.layers[n - 1]
         act = functions.activation(layer.activation, layer.params)
+        units = spec.units(n)
+        # f' of the whole layer at once (one call, not one per unit)
+        fprimes = np.ravel(act.derivative(
+            np.array([trace.forward[f"i{k}"] for k in units]),
+            np.array([trace.forward[f"o{k}"] for k in units]))) if act.elementwise else None
         for u in reversed(range(spec.sizes[n])):  # the lecture's order: Err6, Err5, Err4
-            k = spec.units(n)[u]
+            k = units[u]
             i_k, o_k = trace.forward[f"i{k}"], trace.forward[f"o{k}"]
-            fprime = float(act.derivative(np.array([i_k]), np.array([o_k]))[0])
+            fprime = float(fprimes[u]) if act.elementwise else None
             # softmax couples the units: no single f′ per unit, Err comes from the Jacobian
             coupled = not act.elementwise
             row = {"unit": k, "layer": n, "output_layer": n == L, "activation": layer.activation,

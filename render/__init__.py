@@ -37,19 +37,44 @@ def _loader():
     return FileSystemLoader(str(template_dir()))
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def _environment_class():
+    from jinja2 import Environment
+
+    class DocumentEnvironment(Environment):
+        """`row.unit` on a dict (the documents are dicts) looks up the key at once: Jinja's
+        own order tries the attribute first, and the AttributeError it raises for every
+        lookup was a tenth of rendering a problem set.  Same result: a dict has no attribute
+        of that name (names of dict's own attributes, such as items, keep Jinja's order)."""
+
+        def getattr(self, obj, attribute):
+            if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return Environment.getattr(self, obj, attribute)
+
+    return DocumentEnvironment
+
+
 @lru_cache(maxsize=None)
 def environment(fmt: str):
-    from jinja2 import Environment, StrictUndefined
+    from jinja2 import StrictUndefined
 
+    # auto_reload off: templates do not change while derive runs (no stat per include)
     options = dict(loader=_loader(), undefined=StrictUndefined, trim_blocks=True,
-                   lstrip_blocks=True, keep_trailing_newline=True, autoescape=fmt == "html")
+                   lstrip_blocks=True, keep_trailing_newline=True, autoescape=fmt == "html",
+                   auto_reload=False)
     if fmt == "latex":
         # braces are LaTeX's: Jinja's markers must not be
         options.update(block_start_string=r"\BLOCK{", block_end_string="}",
                        variable_start_string=r"\VAR{", variable_end_string="}",
                        comment_start_string=r"\#{", comment_end_string="}",
                        line_statement_prefix="%%", line_comment_prefix="%#")
-    env = Environment(**options)
+    env = _environment_class()(**options)
     env.finalize = filters.finalizer(fmt)
     env.filters.update(filters.for_format(fmt))
     env.globals.update(fmt=fmt)
@@ -82,10 +107,10 @@ PROBLEM_LABELS = {"f": "f(z)", "fprime": "f'(z)", "loss": "E", "loss_min": r"\in
 
 def render_problems(pset, fmt: str) -> dict:
     """problems, solutions (in fmt) and the answers.json text of a derive.problemset set."""
-    from derive.problemset import KINDS
+    import io
 
-    titles = {name: k.title for name, k in KINDS.items()}
-    data = dict(pset=pset, titles=titles, labels=PROBLEM_LABELS)
-    return {"problems": render("problems", fmt, **data),
-            "solutions": render("solutions", fmt, **data),
-            "answers": to_json(pset.answers())}
+    from render.exam import write_set
+
+    streams = {name: io.StringIO() for name in ("problems", "solutions", "answers")}
+    write_set(fmt, pset.seed, pset.kinds, pset.options, pset.variants, streams)
+    return {name: s.getvalue() for name, s in streams.items()}

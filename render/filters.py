@@ -21,6 +21,7 @@ import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
 from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
+from derive.numeric.network import round_half_up  # the same rule, fast away from a tie
 
 from markupsafe import Markup
 
@@ -39,8 +40,14 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
         mantissa, exponent = f"{x:.3e}".split("e")
         return f"{mantissa}e{int(exponent)}".replace("-", minus)
     # rounded half up on the decimal the value stands for, as the answer key and its accepted
-    # intervals round (derive/intervals.py): binary formatting prints 0.1015 as 0.101
-    text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
+    # intervals round (derive/intervals.py): binary formatting prints 0.1015 as 0.101.
+    # round_half_up is that rounding (Decimal only near a tie); the float it returns prints
+    # back as its digits at these places (below 1e6, up to 9 places: 15 significant digits)
+    if 0 <= places <= 9:
+        text = f"{round_half_up(x, places):.{places}f}"
+    else:
+        text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP),
+                      "f")
     if text.startswith("-") and not text.strip("-0."):
         text = text[1:]  # -0.000: a tiny negative shown as zero carries no sign
     return text.replace("-", minus)
@@ -88,6 +95,7 @@ def underline(text, char: str = "═") -> str:
 fixed = functools.lru_cache(maxsize=65536)(number)
 
 
+@functools.lru_cache(maxsize=4096)  # the givens of a problem set come from small grids
 def given(x, *, minus: str = "-") -> str:
     """A value as the user gave it (shortest form that reads back the same)."""
     x = float(x)
@@ -161,6 +169,8 @@ def _tex_char(c: str) -> str:
 def tex_safe_unicode(text: str) -> str:
     """Only characters the LaTeX preamble can set (see _tex_char for the rest)."""
     if text.isascii():
+        if text.isprintable():  # the common case: nothing to replace
+            return text
         return "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
     return "".join(c if (32 <= ord(c) < 127 or c in "\n\t" or c in _TEX_UNICODE)
                    else (" " if not c.isprintable() else _tex_char(c)) for c in text)
@@ -241,6 +251,7 @@ def text_name(name: str) -> str:
     return head + subscript(a) + ("," + subscript(b) if b else "")
 
 
+@functools.lru_cache(maxsize=4096)
 def tex_name(name: str) -> Markup:
     """i4 -> i_{4}, w1_4 -> w_{1,4}, Err6 -> \\mathit{Err}_{6}."""
     parts = _parts(name)

@@ -687,6 +687,29 @@ def test_right_answers_are_never_marked_wrong(rounding):
         assert not wrong, (trial, spec.to_dict(), wrong)
 
 
+def test_softmax_output_error_terms_are_t_minus_o_with_cross_entropy():
+    """A softmax output layer couples its units: with ce each Err_k is t_k - o_k (DESIGN.md),
+    also for a unit whose target is 0 (where dE/do_k = -t_k/o_k alone would give 0)."""
+    raw = {"loss": "ce", "learning_rate": 0.5,
+           "layers": [{"activation": "sigmoid", "weights": [[0.2, -0.4], [0.7, 0.1]],
+                       "biases": [0.1, -0.3]},
+                      {"activation": "softmax", "weights": [[0.5, -0.6], [-0.2, 0.3],
+                                                            [0.9, 0.4]],
+                       "biases": [0.0, 0.1, -0.2]}],
+           "examples": [{"input": [1, 0.5], "target": [0, 1, 0]}]}
+    x, t = [1.0, 0.5], [0.0, 1.0, 0.0]
+    hidden = [sig(sum(w * xi for w, xi in zip(row, x)) + b)
+              for row, b in zip(raw["layers"][0]["weights"], raw["layers"][0]["biases"])]
+    z = [sum(w * h for w, h in zip(row, hidden)) + b
+         for row, b in zip(raw["layers"][1]["weights"], raw["layers"][1]["biases"])]
+    e = [math.exp(v) for v in z]
+    o = [v / sum(e) for v in e]
+    answers = {f"o{k}": written(v, 3) for k, v in zip((5, 6, 7), o)}
+    answers.update({f"Err{k}": written(tk - ok, 4) for k, ok, tk in zip((5, 6, 7), o, t)})
+    report = check(from_dict(raw), answers)
+    assert report.ok, [(r.name, r.given, r.expected) for r in report.results if not r.ok]
+
+
 # --- the model answer beside the value from the student's own values (issue 17) ---------------
 
 def _by_name(report):

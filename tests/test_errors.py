@@ -346,7 +346,7 @@ OPTION_CASES = [
     (["problems", "--kinds", "forward,forward", "-o", "p"], ["twice"]),
     (["problems", "--kinds", "forward"], ["-o"]),
     (["problems", "--kinds", "forward", "--variants", "0", "-o", "p"], ["--variants"]),
-    (["problems", "--kinds", "forward", "--variants", "1001", "-o", "p"], ["--variants"]),
+    (["problems", "--kinds", "forward", "--variants", "10001", "-o", "p"], ["--variants"]),
     (["problems", "--kinds", "forward", "--seed", "-1", "-o", "p"], ["--seed"]),
     (["problems", "--kinds", "forward", "--network", "3,a,1", "-o", "p"], ["--network"]),
     (["problems", "--kinds", "forward", "--network", "0,1", "-o", "p"], ["--network"]),

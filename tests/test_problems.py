@@ -410,7 +410,7 @@ def test_every_kind_compiles_in_latex():
     out = render_problems(pset, "latex")
     for doc in ("problems", "solutions"):
         assert compile_pdf(out[doc]).startswith(b"%PDF")
-        assert out[doc].count("\\newpage") == 1  # one variant per page
+        assert out[doc].count("\\closevariant\n") == 2  # each variant ends on its own page
 
 
 # ------------------------------------------------------------------------------- the CLI
@@ -435,7 +435,7 @@ def test_cli_writes_its_files_and_answers_json_shape(tmp_path):
     assert set(p["answers"]) == set(p["tolerance"])
     from_dict(p["spec"])  # the spec is a valid network spec (same keys as the TOML)
     tex = (out / "problems.tex").read_text()
-    assert tex.count("\\newpage") == 2 and "S7-V03" in tex and "tikzpicture" in tex
+    assert tex.count("\\closevariant\n") == 3 and "S7-V03" in tex and "tikzpicture" in tex
 
 
 def test_cli_markdown_has_mermaid(tmp_path):

@@ -30,17 +30,24 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(1)
 
+    def phase(self, text: str):
+        """A step after the variants (compiling the PDFs): said on its own line."""
+        if self.on:
+            self.close()
+            click.echo(f"{text} ...", err=True)
+
     def close(self):
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 @click.command()
 @click.option("--kinds", "kinds_text", required=True, metavar="K1,K2,...",
               help="Problem kinds: activation, loss, forward, backward, update, step, descent, "
                    "batch, minima.")
-@click.option("--variants", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="How many variants (one per student).")
+@click.option("--variants", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="How many variants (one per student; up to 10,000, written one by one).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed: the same seed and options give byte-identical files.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="latex", show_default=True,
@@ -69,16 +76,27 @@ class _Progress:
 @click.option("--dead-units", is_flag=True,
               help="Networks with a dead ReLU hidden unit (its error term is 0, its weights "
                    "never change): the slide's 'units can die'. Needs --activation relu.")
+@click.option("--chain", is_flag=True,
+              help="One network per variant: the forward, loss, backward and update problems "
+                   "follow it, later ones using the student's own earlier answers.")
+@click.option("--paper", type=click.Choice(("letter", "a4")), default="letter",
+              show_default=True, help="LaTeX: the paper size the exam is laid out for.")
+@click.option("--duplex", is_flag=True,
+              help="LaTeX: each variant starts on an odd page (for two-sided printing).")
+@click.option("--pdf", is_flag=True,
+              help="LaTeX: compile problems.tex and solutions.tex with pdflatex (no shell "
+                   "escape) and write the PDFs beside them.")
 @click.option("--title", metavar="TEXT",
               help="moodle/qti: the question bank's top category / the quiz's title "
                    "(default 'derive problems, seed N').")
 @friendly
 def problems(kinds_text, variants, seed, fmt, output, force, network_text, activation, loss,
-             lr, decimals, choices, alpha, dead_units, title):
+             lr, decimals, choices, alpha, dead_units, chain, paper, duplex, pdf, title):
     """Exam problems in seeded variants, with worked solutions and a JSON answer key.
 
-    Writes DIR/problems.tex and DIR/solutions.tex (or .md) and DIR/answers.json;
-    --format moodle writes DIR/moodle.xml, --format qti DIR/canvas-qti.zip (with answers.json).
+    Writes DIR/problems.tex and DIR/solutions.tex (or .md) and DIR/answers.json (with --pdf
+    also problems.pdf and solutions.pdf); --format moodle writes DIR/moodle.xml, --format qti
+    DIR/canvas-qti.zip (with answers.json).
     """
     from derive import api
 
@@ -89,18 +107,26 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
             raise DeriveError("--title must be one line of 1 to 200 characters")
     from derive.output import check_output_dir
 
+    for flag, given in (("--paper", paper != "letter"), ("--duplex", duplex)):
+        if given and fmt != "latex":
+            raise DeriveError(f"{flag} lays out the LaTeX for print: use it with --format "
+                              f"latex, not {fmt}")
+    if pdf:
+        api.check_pdf(fmt)
     check_output_dir(output, force)  # refuse before any work
     if fmt == "qti":
         from render.quiz import check_canvas_places
 
         check_canvas_places(decimals)  # Canvas marks at most 4 places: say so before any work
+    result = api.problems(kinds_text, variants, seed, network=network_text,
+                          activation=activation, loss=loss, lr=lr, decimals=decimals,
+                          choices=choices, dead_units=dead_units, alpha=alpha, chain=chain,
+                          paper=paper, duplex=duplex)
     bar = _Progress(variants)
+    result.progress = bar
     try:
-        result = api.problems(kinds_text, variants, seed, network=network_text,
-                              activation=activation, loss=loss, lr=lr, decimals=decimals,
-                              choices=choices, dead_units=dead_units, alpha=alpha,
-                              progress=bar)
+        written = result.write(output, fmt, force=True, title=title, pdf=pdf)
     finally:
         bar.close()
-    for path in result.write(output, fmt, force=True, title=title):
+    for path in written:
         say(f"wrote {path}")

@@ -140,9 +140,11 @@ class Function:
 
     def __call__(self, **env):
         value = self._f(env)
-        shapes = [np.shape(v) for v in env.values() if np.ndim(v)]
+        shapes = [s for s in (v.shape if type(v) is np.ndarray else np.shape(v)
+                              for v in env.values()) if s]
         if not shapes:
             return float(value)
-        shape = np.broadcast_shapes(*shapes)
+        # one array argument (the usual call) needs no broadcasting of shapes
+        shape = shapes[0] if len(shapes) == 1 else np.broadcast_shapes(*shapes)
         value = np.asarray(value, dtype=float)
         return value if value.shape == shape else np.broadcast_to(value, shape).copy()

@@ -22,30 +22,57 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 import numpy as np
 
 from derive.errors import DeriveError
-from derive.intervals import decimal
+from derive.intervals import TIE_MARGIN, decimal, rounded_float
 from derive.numeric import functions
 from derive.spec import Spec
 
 ROUNDINGS = ("exact", "hand")
 
 
+def _round_decimal(v: float, places: int) -> float:
+    """The definition: the decimal the value stands for, rounded half away from zero."""
+    v = float(v)
+    if not math.isfinite(v) or abs(v) >= 2.0 ** 52:  # no digits after the point to round
+        return v + 0.0
+    with localcontext() as ctx:
+        ctx.prec = 60  # quantize needs every digit of the result (1e15 at 12 places)
+        # binary noise (0.33864999999999995 for 0.33865) must not decide a tie: the
+        # decimal the value stands for, as derive/intervals.py rounds it
+        return float(decimal(v, places).quantize(Decimal(1).scaleb(-places),
+                                                 rounding=ROUND_HALF_UP)) + 0.0
+
+
+def _round_fast(v: float, places: int) -> float:
+    fast = rounded_float(v, places)  # binary scaling, away from a tie (derive/intervals.py)
+    return fast if fast is not None else _round_decimal(v, places)
+
+
+def _round_array(a: np.ndarray, places: int) -> np.ndarray:
+    if a.size <= 64:  # a layer of one example: NumPy's set-up would cost more than the loop
+        return np.array([_round_fast(v, places) for v in a.ravel().tolist()],
+                        dtype=float).reshape(a.shape)
+    if not 0 <= places <= 22:
+        return np.vectorize(lambda v: _round_decimal(float(v), places), otypes=[float])(a)
+    scale = 10.0 ** places
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = np.abs(a) * scale
+        whole = np.floor(s)
+        frac = s - whole
+        sure = np.isfinite(s) & (s < 2.0 ** 52) & (np.abs(frac - 0.5) > s * TIE_MARGIN)
+        out = np.copysign(whole + (frac > 0.5), a) / scale + 0.0
+    if not sure.all():
+        for idx in zip(*np.nonzero(~sure)):
+            out[idx] = _round_decimal(float(a[idx]), places)
+    return out
+
+
 def round_half_up(x, places: int):
     """Round as a person does, on the decimal digits shown (0.1245 -> 0.125 at 3 places)."""
-    quantum = Decimal(1).scaleb(-places)
-
-    def one(v: float) -> float:
-        v = float(v)
-        if not math.isfinite(v) or abs(v) >= 2.0 ** 52:  # no digits after the point to round
-            return v + 0.0
-        with localcontext() as ctx:
-            ctx.prec = 60  # quantize needs every digit of the result (1e15 at 12 places)
-            # binary noise (0.33864999999999995 for 0.33865) must not decide a tie: the
-            # decimal the value stands for, as derive/intervals.py rounds it
-            return float(decimal(v, places).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
-
+    if isinstance(x, float):
+        return _round_fast(x, places)
     if np.ndim(x):
-        return np.vectorize(one, otypes=[float])(x)
-    return one(x)
+        return _round_array(np.asarray(x, dtype=float), places)
+    return _round_fast(float(x), places)
 
 
 @dataclass(frozen=True)
@@ -183,28 +210,38 @@ def step(spec: Spec, example: int = 0, rounding: str = "exact", decimals: int = 
     nets, outs = net.forward([ex.input], rnd)
     errs = net.backward(nets, outs, [ex.target], rnd)
     eta = spec.learning_rate
+    units = [spec.units(n) for n in range(len(spec.layers) + 1)]
     forward, backward, gradients, update = {}, {}, {}, {}
     for n in range(1, len(spec.layers) + 1):
-        for u, k in enumerate(spec.units(n)):
-            forward[f"i{k}"] = float(nets[n][0, u])
-            forward[f"o{k}"] = float(outs[n][0, u])
+        for k, i, o in zip(units[n], nets[n][0].tolist(), outs[n][0].tolist()):
+            forward[f"i{k}"] = i
+            forward[f"o{k}"] = o
     for n in range(len(spec.layers), 0, -1):
-        for u in reversed(range(spec.sizes[n])):
-            backward[f"Err{spec.units(n)[u]}"] = float(errs[n][0, u])
+        for k, e in zip(reversed(units[n]), reversed(errs[n][0].tolist())):
+            backward[f"Err{k}"] = e
     for n, (W, b) in enumerate(net.params, start=1):
         err, o_prev = errs[n][0], outs[n - 1][0]
-        for u, k in enumerate(spec.units(n)):
-            for v, j in enumerate(spec.units(n - 1)):
-                gradients[f"w{j}_{k}"] = float(rnd.error(-err[u] * o_prev[v]))
-                update[f"w{j}_{k}"] = float(rnd.value(W[u, v] + eta * err[u] * o_prev[v]))
-            gradients[f"b{k}"] = float(rnd.error(-err[u]))
-            update[f"b{k}"] = float(rnd.value(b[u] + eta * err[u]))
+        # a layer at once, each element computed as -Err_k o_j and w + (eta Err_k) o_j
+        grad_w = rnd.error(-err[:, None] * o_prev[None, :]).tolist()
+        new_w = rnd.value(W + (eta * err)[:, None] * o_prev[None, :]).tolist()
+        grad_b = rnd.error(-err).tolist()
+        new_b = rnd.value(b + eta * err).tolist()
+        sources = units[n - 1]
+        for u, k in enumerate(units[n]):
+            for v, j in enumerate(sources):
+                gradients[f"w{j}_{k}"] = grad_w[u][v]
+                update[f"w{j}_{k}"] = new_w[u][v]
+            gradients[f"b{k}"] = grad_b[u]
+            update[f"b{k}"] = new_b[u]
     loss = float(rnd.error(net.losses(outs, [ex.target], nets)[0]))
-    for part in (forward, backward, gradients, update, {"loss": loss}):
-        bad = next((name for name, v in part.items() if not math.isfinite(v)), None)
-        if bad is not None:
-            where = f"{spec.source}: " if spec.source else ""
-            raise DeriveError(f"{where}{bad} = {part[bad]}: the numbers of this step overflow (an "
-                              f"activation or the update grows beyond floating point); use "
-                              f"smaller weights, inputs or learning rate")
+    if not all(map(math.isfinite, (loss, *forward.values(), *backward.values(),
+                                   *gradients.values(), *update.values()))):
+        for part in (forward, backward, gradients, update, {"loss": loss}):
+            bad = next((name for name, v in part.items() if not math.isfinite(v)), None)
+            if bad is not None:
+                where = f"{spec.source}: " if spec.source else ""
+                raise DeriveError(f"{where}{bad} = {part[bad]}: the numbers of this step "
+                                  f"overflow (an activation or the update grows beyond "
+                                  f"floating point); use smaller weights, inputs or learning "
+                                  f"rate")
     return StepTrace(loss, forward, backward, gradients, update, rounding, decimals)

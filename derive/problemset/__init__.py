@@ -9,7 +9,7 @@ No formatting here: render/ and templates/ lay the problems out.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 import zlib
 from dataclasses import dataclass
@@ -51,6 +51,27 @@ class Variant:
     id: str
     problems: tuple[Problem, ...]
 
+    @property
+    def losses(self) -> tuple[dict, ...]:
+        """The derivation records of the losses its problems use (the instructions state
+        each convention), in the order they first appear."""
+        from derive.symbolic import cache
+        from derive.symbolic.definitions import loss_def
+
+        names = dict.fromkeys(p.spec["loss"] for p in self.problems
+                              if isinstance(p.spec.get("loss"), str))
+        return tuple(cache.loss(loss_def(name)) for name in names)
+
+    @property
+    def backpropagates(self) -> bool:
+        """Does a problem compute error terms from the weights (backward, step, batch)?"""
+        return any(p.kind in ("backward", "step", "batch") for p in self.problems)
+
+    @property
+    def chained(self) -> tuple[int, ...]:
+        """--chain: the numbers of the problems that follow one network (empty without)."""
+        return tuple(n for n, p in enumerate(self.problems, start=1) if p.chain is not None)
+
 
 @dataclass(frozen=True)
 class ProblemSet:
@@ -87,7 +108,9 @@ def variant_id(seed: int, number: int) -> str:
 
 
 def _fingerprint(problem: Problem) -> str:
-    return json.dumps([problem.kind, problem.spec], sort_keys=True)
+    """What makes two problems of a kind alike: their givens (a kind builds its spec's keys
+    in one order, so repr is as good as sorted JSON, and quicker)."""
+    return repr((problem.kind, problem.spec))
 
 
 def generate_problem(name: str, seed: int, number: int, options: Options, seen=()) -> Problem:
@@ -116,26 +139,65 @@ def generate_problem(name: str, seed: int, number: int, options: Options, seen=(
                       f"larger --network")
 
 
-def generate(kinds, variants: int, seed: int, options: Options = Options(),
-             progress=None) -> ProblemSet:
-    """`variants` variants, each with one problem of every kind in `kinds`."""
+def _digest(text: str) -> bytes:
+    """A short stand-in for a fingerprint: the set of them stays small for 10,000 variants."""
+    return hashlib.blake2b(text.encode(), digest_size=12).digest()
+
+
+class _Seen:
+    """The fingerprints of the problems drawn so far, kept as short digests."""
+
+    def __init__(self):
+        self.digests: set[bytes] = set()
+
+    def __contains__(self, text: str) -> bool:
+        return _digest(text) in self.digests
+
+    def add(self, text: str) -> None:
+        self.digests.add(_digest(text))
+
+
+def iter_variants(kinds, variants: int, seed: int, options: Options = Options(),
+                  progress=None):
+    """The variants one by one (each with one problem of every kind in `kinds`), so that a
+    writer can stream them: memory does not grow with their number.  With options.chain the
+    forward, loss, backward and update problems of a variant share one network."""
+    from derive.problemset import chain
+
     kinds = tuple(kinds)
     for name in kinds:
         kind(name)
     if variants < 1:
         raise DeriveError(f"--variants must be at least 1, not {variants}")
-    seen: dict[str, set] = {name: set() for name in kinds}
-    out = []
+    linked = chain.chained(kinds) if options.chain else []
+    if options.chain:
+        chain.check_chain(kinds)
+    seen = {name: _Seen() for name in (*kinds, "chain")}
     for number in range(1, variants + 1):
+        vid = variant_id(seed, number)
+        group = {}
+        if linked:
+            group = chain.generate_chain(kinds, seed, number, options, vid, seen["chain"])
+            seen["chain"].add(chain.fingerprint(next(iter(group.values()))))
         problems = []
         for name in kinds:
-            p = generate_problem(name, seed, number, options, seen[name])
-            seen[name].add(_fingerprint(p))
+            if name in group:
+                p = group[name]
+            else:
+                p = generate_problem(name, seed, number, options, seen[name])
+                seen[name].add(_fingerprint(p))
             problems.append(p)
-        out.append(Variant(number, variant_id(seed, number), tuple(problems)))
+        yield Variant(number, vid, tuple(problems))
         if progress is not None:
             progress(number)
-    return ProblemSet(seed, kinds, options, tuple(out))
+
+
+def generate(kinds, variants: int, seed: int, options: Options = Options(),
+             progress=None) -> ProblemSet:
+    """`variants` variants, each with one problem of every kind in `kinds`, held together."""
+    kinds = tuple(kinds)
+    out = tuple(iter_variants(kinds, variants, seed, options, progress))
+    return ProblemSet(seed, kinds, options, out)
 
 
 from derive.problemset import kinds as _kinds  # noqa: E402,F401  (registers the kinds)

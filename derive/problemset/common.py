@@ -36,6 +36,9 @@ class Options:
     choices: int | None = None
     dead_units: bool = False  # asked for: a hidden unit that is dead (flat), and what follows
     alpha: float | None = None  # leaky_relu's or elu's alpha, for every layer that takes one
+    chain: bool = False  # one network per variant: later problems build on earlier answers
+    paper: str = "letter"  # print layout (LaTeX): letter or a4
+    duplex: bool = False  # print layout (LaTeX): each variant starts on an odd page
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -71,11 +74,24 @@ class Problem:
     words: dict = field(default_factory=dict)  # name -> the answer in words (yes, no, unbounded)
     options: dict = field(default_factory=dict)  # name -> choices a quiz offers (yes/no, sup E)
     ask: tuple = ()  # what a quiz asks, in order (names in choices or options as a choice)
+    # --chain: the ids of the earlier problems of the variant whose answers this one uses
+    # (None: not a chained problem after the first), and what its statement refers to
+    builds_on: tuple | None = None
+    chain: dict | None = None  # {"network": number, "uses": [{"number", "own", "what"}]}
+
+    @property
+    def sheet(self) -> tuple:
+        """The fill-in answer table: every asked value once, in the order of the computation."""
+        from derive.problemset.sheet import answer_sheet
+
+        return answer_sheet(self)
 
     def key(self) -> dict:
         """The entry of answers.json (DESIGN.md), extended with the variant-free extras."""
         out = {"kind": self.kind, "id": self.id, "spec": self.spec, "answers": self.answers,
                "tolerance": self.tolerance, "places": self.places, "accept": self.accept}
+        if self.builds_on is not None:
+            out["builds_on"] = list(self.builds_on)
         if self.words:
             out["words"] = self.words
         if self.givens:
@@ -124,8 +140,11 @@ def answer_keys(answers: dict, places: dict, routes: dict | None = None,
             continue
         values = [v, *routes.get(n, ())]
         tol[n] = intervals.half_unit(places[n])
-        acc[n] = intervals.as_json(intervals.accept(values, places[n]))
-        right[n] = [float(r) for r in intervals.right_values(values, places[n])]
+        # intervals.accept, from the right values rounded once
+        shown = intervals.right_values(values, places[n])
+        h = intervals.half_unit_decimal(places[n])
+        acc[n] = intervals.as_json([(r - h, r + h) for r in sorted(shown)])
+        right[n] = [float(r) for r in shown]
     return {"tolerance": tol, "accept": acc, "right": right, "words": words}
 
 

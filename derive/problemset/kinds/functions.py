@@ -11,9 +11,9 @@ with whether each end is reached), so any registered loss and activation work.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
-import sympy
 
 from derive.errors import DeriveError
 
@@ -81,13 +81,22 @@ def generate_activation(rng, options, pid: str) -> Problem:
              "derivative": record["derivative"]["expression"],
              "derivative_from_output": (record["derivative_from_output"] or {}).get("expression")}
     # the parameters f depends on (alpha of leaky_relu and elu): the statement prints them
-    params = [{"name": k, "tex": sympy.latex(sympy.Symbol(k)), "value": v}
-              for k, v in act.params]
+    params = [{"name": k, "tex": _symbol_latex(k), "value": v} for k, v in act.params]
     solution = {"activations": [record], "z": z, "f": f, "fprime": fp, "name": name,
                 "params": params}
     return Problem("activation", pid, spec, answers, places=places, solution=solution,
                    choices=choices, facts=facts, **keys,
                    ask=tuple(choices) if choices else tuple(answers))
+
+
+@lru_cache(maxsize=None)
+def _symbol_latex(name: str) -> str:
+    """A parameter's name in LaTeX (alpha -> \\alpha).  SymPy is imported here, when a
+    parameter is stated, not with the module: importing it takes longer than writing a
+    thousand problems that need none."""
+    import sympy
+
+    return sympy.latex(sympy.Symbol(name))
 
 
 def _outputs(rng, act: str, K: int, params: dict):
@@ -125,6 +134,29 @@ def _valid_with(loss: str, activation: str | None) -> bool:
     return True
 
 
+def loss_choices(rng, name: str, value: float, K: int, places: int, n: int | None) -> dict:
+    """--choices for a loss value: distractors from the convention's factor 2, the mean for the
+    sum (or the sum for the mean) and the sign."""
+    if not n:
+        return {}
+    half = 2.0 if name == "half_sse" else 0.5
+    mistakes = {"the factor 2 of the loss convention": value * half,
+                "the mean over the units instead of the sum" if name != "mse" else
+                "the sum over the units instead of the mean": value / K if name != "mse"
+                else value * K,
+                "the sign": -value}
+    return {"loss": distractors(rng, value, places, mistakes, n)}
+
+
+def loss_solution(name: str, value: float, range_: dict, outputs, targets, units,
+                  act_name: str | None, params: dict) -> dict:
+    """The document the loss solution templates lay out."""
+    return {"loss": cache.loss(loss_def(name)), "loss_value": value, "range": range_,
+            "loss_terms": [{"unit": k, "target": float(t), "out": float(o)}
+                           for k, o, t in zip(units, outputs, targets)],
+            "K": len(units), "output_activation": act_name, "output_params": params}
+
+
 def generate_loss(rng, options, pid: str) -> Problem:
     if options.loss is not None and not _valid_with(options.loss, options.activation):
         from derive.spec import check_pairing
@@ -149,15 +181,7 @@ def generate_loss(rng, options, pid: str) -> Problem:
     places = {n: places_for("loss", d) for n in answers}
     keys = answer_keys(answers, places)
     check_distinct(answers, places)
-    choices = {}
-    if options.choices:
-        half = 2.0 if name == "half_sse" else 0.5
-        mistakes = {"the factor 2 of the loss convention": value * half,
-                    "the mean over the units instead of the sum" if name != "mse" else
-                    "the sum over the units instead of the mean": value / K if name != "mse"
-                    else value * K,
-                    "the sign": -value}
-        choices["loss"] = distractors(rng, value, places["loss"], mistakes, options.choices)
+    choices = loss_choices(rng, name, value, K, places["loss"], options.choices)
     # sup E is asked of every variant, bounded or not, as a choice that offers "unbounded"
     # (a quiz's question group must hold the same question for every variant)
     sup = {"loss_max": _sup_choice(rng, rng_["high"], K, places["loss"], options.choices or 4)}
@@ -166,11 +190,7 @@ def generate_loss(rng, options, pid: str) -> Problem:
     ask = ("loss", "loss_max") if options.choices else ("loss", "loss_min", "loss_max")
     spec = {"loss": name, "output_activation": act_name, **params, "outputs": o.tolist(),
             "targets": t.tolist()}
-    record = cache.loss(loss_def(name))
-    solution = {"loss": record, "loss_value": value, "range": rng_,
-                "loss_terms": [{"unit": k + 1, "target": float(t[k]), "out": float(o[k])}
-                               for k in range(K)], "K": K, "output_activation": act_name,
-                "output_params": params}
+    solution = loss_solution(name, value, rng_, o, t, range(1, K + 1), act_name, params)
     return Problem("loss", pid, spec, answers, places=places, solution=solution,
                    choices=choices, facts={"range": rng_}, **keys, ask=ask, options=sup)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -73,8 +74,10 @@ def draw_spec(rng: np.random.Generator, options, examples: int = 1,
     for n, (fan_in, size) in enumerate(zip(sizes, sizes[1:])):
         rows = [[float(flat.pop()) for _ in range(fan_in)] for _ in range(size)]
         # a bias equal to one of its unit's weights would make their updates read alike
-        biases = [float(choose(rng, [b for b in BIASES if abs(b) not in np.abs(row)]))
-                  for row in rows]
+        biases = []
+        for row in rows:
+            taken = {abs(w) for w in row}
+            biases.append(float(choose(rng, [b for b in BIASES if abs(b) not in taken])))
         act = out_act if n == len(sizes) - 2 else activation
         layers.append({"activation": act, "weights": rows, "biases": biases,
                        **options.params_for(act)})
@@ -112,10 +115,11 @@ def revive(raw: dict) -> dict:
         if activation_def(layer["activation"]).elementwise:
             dead = np.abs(np.ravel(act.df(z=i, **dict(act.params)))) < 1e-12
             flip = np.where(dead & (np.abs(i) > 1e-9), -1.0, 1.0)
-            W, b = W * flip[:, None], b * flip
-            layer["weights"] = [[float(v) + 0.0 for v in row] for row in W]
+            if (flip < 0).any():
+                W, b = W * flip[:, None], b * flip
+                layer["weights"] = [[float(v) + 0.0 for v in row] for row in W]
+                i = W @ x + b
             layer["biases"] = [float(v) + 0.0 for v in b]
-            i = W @ x + b
         x = act(i)
     return raw
 
@@ -235,10 +239,12 @@ def _check_network(spec, exact: dict, decimals: int, dead_units: bool = False) -
     dead = 0
     for n in range(1, len(spec.layers) + 1):
         act = functions.activation(spec.layers[n - 1].activation, spec.layers[n - 1].params)
-        for k in spec.units(n):
+        units = spec.units(n)
+        fps = np.ravel(act.derivative(np.array([exact[f"i{k}"] for k in units]),
+                                      np.array([exact[f"o{k}"] for k in units])))
+        for u, k in enumerate(units):
             need(abs(exact[f"i{k}"]) <= 3, "saturated")
-            fp = act.derivative(np.array([exact[f"i{k}"]]), np.array([exact[f"o{k}"]]))
-            flat = abs(float(np.ravel(fp)[0])) <= 1e-12
+            flat = abs(float(fps[u] if fps.size == len(units) else fps[0])) <= 1e-12
             if dead_units and flat and n < len(spec.layers):
                 dead += 1
                 continue  # its error term is 0: that is the point of the problem
@@ -257,13 +263,14 @@ ASKED = {
 
 
 def _asked(kind: str, spec, names) -> list[str]:
+    return list(_asked_names(kind, tuple(names)))
+
+
+@lru_cache(maxsize=256)  # the same few networks' names, problem after problem
+def _asked_names(kind: str, names: tuple) -> tuple:
     prefixes = ASKED[kind]
-    out = []
-    for name in names:
-        head = "".join(c for c in name if not c.isdigit() and c != "_")
-        if head in prefixes:
-            out.append(name)
-    return out
+    return tuple(name for name in names
+                 if "".join(c for c in name if not c.isdigit() and c != "_") in prefixes)
 
 
 def _headline(kind: str, spec) -> str:
@@ -307,29 +314,14 @@ def generate(kind: str, rng: np.random.Generator, options, pid: str) -> Problem:
     # update, the network's own exact chain (the forward pass carried unrounded)
     others = [hand, exact] if kind in ("backward", "update") else [hand]
     keys = answer_keys(answers, places, {n: [c[n] for c in others] for n in names})
-    check_distinct(answers, places, lambda a, b: _tie_ok(a, b, answers))
+    if kind in ("backward", "update"):  # the others' answers were checked above, as they are
+        check_distinct(answers, places, lambda a, b: _tie_ok(a, b, answers))
     givens = {}
     if kind == "backward":
         givens = {n: hand[n] for n in hand if n[0] in "io"}
     elif kind == "update":
         givens = {n: hand[n] for n in hand if n[0] == "o" or n.startswith("Err")}
-    choices = {}
-    if options.choices:
-        name = _headline(kind, spec)
-        mistakes = {}
-        for m, label in MISTAKES.items():
-            if kind == "update" and m not in ("sign",):
-                continue  # the error terms are given: only the update itself can go wrong
-            wrong = chain(spec, frozenset([m]))
-            mistakes[label] = None if wrong is None else wrong[name]
-        if kind == "update":
-            j = int(name[1:].split("_")[0])
-            mistakes["η forgotten"] = answers[name] + (answers[name] - spec_param(spec, name)) \
-                * (1 / spec.learning_rate - 1)
-            if f"Err{j}" in givens:
-                mistakes["the error term of the wrong unit"] = spec_param(spec, name) + \
-                    spec.learning_rate * givens[f"Err{j}"] * givens.get(f"o{j}", 1.0)
-        choices[name] = distractors(rng, answers[name], places[name], mistakes, options.choices)
+    choices = multiple_choice(kind, spec, answers, givens, places, rng, options)
     doc = worked_example(spec, 0, "exact", d, traces=(shown_t, hand_t))
     # the rounding note speaks only of what this problem asks for
     doc = replace(doc, differences=tuple(x for x in doc.differences
@@ -347,6 +339,28 @@ def _printed_trace(hand_t: StepTrace, printed: dict, decimals: int) -> StepTrace
     update = {n: printed.get(n, hand_t.update[n]) for n in hand_t.update}
     return StepTrace(hand_t.loss, dict(hand_t.forward), backward, gradients, update, "exact",
                      decimals)
+
+
+def multiple_choice(kind: str, spec, answers: dict, givens: dict, places: dict, rng,
+                    options) -> dict:
+    """--choices: the headline answer's options, its distractors from the classic mistakes."""
+    if not options.choices:
+        return {}
+    name = _headline(kind, spec)
+    mistakes = {}
+    for m, label in MISTAKES.items():
+        if kind == "update" and m not in ("sign",) and any(n.startswith("Err") for n in givens):
+            continue  # the error terms are given: only the update itself can go wrong
+        wrong = chain(spec, frozenset([m]))
+        mistakes[label] = None if wrong is None else wrong[name]
+    if kind == "update":
+        j = int(name[1:].split("_")[0])
+        mistakes["η forgotten"] = answers[name] + (answers[name] - spec_param(spec, name)) \
+            * (1 / spec.learning_rate - 1)
+        if f"Err{j}" in givens:
+            mistakes["the error term of the wrong unit"] = spec_param(spec, name) + \
+                spec.learning_rate * givens[f"Err{j}"] * givens.get(f"o{j}", 1.0)
+    return {name: distractors(rng, answers[name], places[name], mistakes, options.choices)}
 
 
 def spec_param(spec, name: str) -> float:
