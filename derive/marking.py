@@ -653,7 +653,7 @@ def spec_key(comp: Computation, names) -> dict:
         places = comp.decimals + 1 if q.error_like else comp.decimals
         values = [float(exact[name][0]), float(hand[name][0])]
         if all(math.isfinite(v) for v in values):
-            out[name] = Key(math.nan, tuple(as_json(accept(values, places))))
+            out[name] = Key(math.nan, tuple(map(tuple, as_json(accept(values, places)))))
     return out
 
 
@@ -858,7 +858,14 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
             in_key = ((lo - slack <= g[:, None]) & (g[:, None] <= hi + slack)).any(axis=1)
             # a key decides a value that rests on right values; one that rests on a wrong
             # value may also follow from the student's own (carried forward)
-            ok_keyed = np.where(deps_tainted, c_exact | c_hand | in_key, in_key)
+            # a value that rests on right values written by the student (or stated by the
+            # problem) is also right at the rounding of the chains recomputed from them, the
+            # exact one and the one rounded by hand (DESIGN.md: "each recomputed from the
+            # student's own earlier values"), at no wider an interval than the key's
+            unit = 1e-9 * _half_units(asked + np.zeros(R))
+            own_right = (np.abs(g - round_half_up_rows(exact[n], asked)) <= unit) | \
+                (np.abs(g - round_half_up_rows(hand[n], asked)) <= unit)
+            ok_keyed = np.where(deps_tainted, c_exact | c_hand | in_key, in_key | own_right)
             # the key's intervals are at the places asked; a value written to more places is
             # marked at the precision written, against the chains (DESIGN.md, derive check)
             decides = has_key & (pl <= asked)

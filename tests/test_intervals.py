@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import random
 from decimal import Decimal
 
@@ -62,9 +64,12 @@ def test_marking_uses_the_shared_rule(monkeypatch):
     assert marking.check(LECTURE, {"o4": "0.33181"}).ok  # more places: the precision written
     monkeypatch.setattr(marking, "within", lambda *a, **k: False)
     assert not marking.check(LECTURE, {"o4": "0.33181"}).ok
-    # at the places asked, the key's intervals decide: the problem sets' accept()
-    monkeypatch.setattr(marking, "accept", lambda values, places: [])
-    assert not marking.check(LECTURE, {"o4": "0.332"}).ok
+    # at the places asked, the intervals of a problem set's key decide: accept() of the
+    # network's exact and hand-rounded values (o4 = sigmoid(-0.7), 0.332 either way)
+    key = marking.spec_key(marking.Computation(LECTURE, 0, 3), ["o4", "Err6"])
+    assert key["o4"].intervals == tuple(map(tuple, intervals.as_json(intervals.accept(
+        [1 / (1 + math.exp(0.7)), 0.332], 3)))) == ((0.3315, 0.3325),)
+    assert key["Err6"].intervals == ((0.13105, 0.13115), (0.13115, 0.13125))
 
 
 def test_every_value_the_key_accepts_check_accepts():
