@@ -121,10 +121,10 @@ class Example(Document):
 
     @property
     def document(self):
-        """The worked example as plain data (derive.worked.WorkedExample), made on demand."""
+        """The worked example as plain data (derive.documents.worked.WorkedExample), made on demand."""
         if self._doc is None:
             from derive.numeric.network import step
-            from derive.worked import worked_example
+            from derive.documents.worked import worked_example
 
             # the chain shown is self.trace; only the other one is computed here
             other = step(self.spec, self.example_index,
@@ -249,7 +249,7 @@ class Training(Charted):
 
     def _document(self) -> dict:
         if self._doc is None:
-            from derive.train_document import check_renderable, train_document
+            from derive.documents.training import check_renderable, train_document
 
             check_renderable(self.spec)
             self._doc = train_document(self.spec, self.runs, compare=self.compare,
@@ -422,7 +422,7 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
                  "lr": rates[0], "method": points["method"], "omitted": points["omitted"]}
 
         def document():
-            from derive.descend_document import minimize_document
+            from derive.documents.descent import minimize_document
 
             return minimize_document(fn, runs, points, decimals=decimals)
 
@@ -467,7 +467,7 @@ def descend(model: str | None = None, data=None, params=None, preset: str | None
         value = {"runs": [r.to_dict() for r in runs], **common}
 
     def document():
-        from derive.descend_document import fit_document
+        from derive.documents.descent import fit_document
 
         return fit_document(compiled, xs, ys, runs, preset=preset_doc, decimals=decimals)
 
@@ -898,7 +898,7 @@ def activation(name: str | None = None, *, expr: str | None = None,
     expression in z (expr="z/(1 + abs(z))"), read by the safe parser, never evaluated.
     alpha sets the parameter of leaky_relu and elu (any real number; the form in the output
     holds only for alpha >= 0, and the document says why not below)."""
-    from derive import explain
+    from derive.documents import derivations as explain
     from derive.symbolic.definitions import ACTIVATIONS, activation_def
 
     if expr is not None and name is not None:
@@ -921,7 +921,7 @@ def loss(name: str, output_activation: str | None = None) -> Derivation:
     """A loss's dE/do and its error term Err = -dE/di for an output activation (the
     cancellations of bce + sigmoid and ce + softmax to t - o), its range, and how much
     confidently wrong predictions cost."""
-    from derive import explain
+    from derive.documents import derivations as explain
 
     doc = explain.loss_document(name, output_activation)
     return Derivation("loss", doc, explain.loss_json(doc))

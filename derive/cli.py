@@ -197,7 +197,7 @@ def samples(directory, force):
 
     from derive.output import write_together
     from derive.spec import LECTURE
-    from derive.worked import worked_example
+    from derive.documents.worked import worked_example
     from render import render
     from render.latex import compile_pdf
 

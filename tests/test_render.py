@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from derive.spec import LECTURE
-from derive.worked import worked_example
+from derive.documents.worked import worked_example
 from render import render
 from render.filters import escape_markdown, escape_tex, number
 from render.latex import compile_pdf

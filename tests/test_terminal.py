@@ -342,7 +342,7 @@ def test_custom_activation_ranges_and_output_form():
 def test_output_form_conditions_name_the_output_simply(expression):
     """Each branch of an output form is named by a bound on a itself (a ≥ 0, a > 1/2), never by
     the branch's condition on z rewritten through the inverse (a/(a − 1) ≤ 0)."""
-    from derive.explain import custom_definition
+    from derive.documents.derivations import custom_definition
 
     rec = cache.activation(custom_definition(expression))
     form = read_record(rec["derivative_from_output"]["expression"])

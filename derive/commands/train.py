@@ -73,7 +73,7 @@ def train(spec_path, mode, batch_size, max_epochs, min_change, target_loss, max_
     svg_file = picture_beside(fmt, output, force, "loss")
     if fmt != "json" and spec_path and not init_method:
         from derive.spec import load
-        from derive.train_document import check_renderable
+        from derive.documents.training import check_renderable
 
         check_renderable(load(spec_path))  # refuse huge tables before any training
     bar = Progress("training")

@@ -28,7 +28,7 @@ from derive.problemset.common import (MAX_ATTEMPTS, Problem, Redraw, answer_keys
 from derive.problemset.kinds import functions as fn_kinds
 from derive.problemset.kinds import network
 from derive.spec import from_dict
-from derive.worked import worked_example
+from derive.documents.worked import worked_example
 
 # the kinds a chain links, in the order they are computed
 CHAIN_KINDS = ("forward", "loss", "backward", "update")

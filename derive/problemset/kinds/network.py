@@ -25,7 +25,7 @@ from derive.numeric.network import Network, Rounding, StepTrace, step
 from derive.problemset.common import (Problem, answer_keys, check_distinct, check_finite,
                                     choose, distractors, grid, need, places_for)
 from derive.spec import from_dict
-from derive.worked import worked_example
+from derive.documents.worked import worked_example
 from derive.symbolic.definitions import ACTIVATIONS, activation_def
 
 LEARNING_RATES = (0.1, 0.2, 0.25, 0.5, 0.75, 0.8, 0.9, 1.0)
