@@ -7,7 +7,7 @@ problem (or, with --chain, the problems that build on each other) is one hand ca
 its values are marked together by derive.marking, errors carried forward.  Each variant's
 networks are prepared once and every student of the class is marked in batches of networks
 of one shape (derive.marking.Computation), so nothing the same for a variant is worked out
-again per student.  Plain data only: render/ lays out the pages, derive/api.py writes them.
+again per student.  Plain data only: render/ lays out the pages, derive/results.py writes them (through derive/output.py).
 """
 
 from __future__ import annotations

@@ -1040,3 +1040,18 @@ def load_answers(path) -> AnswersFile:
 
     path = Path(path)
     return parse_answers(read_file(path, "answers file"), str(path), path.parent)
+
+
+def answers_line(message: str, path: Path, source: str) -> str:
+    """A refusal about an answers file, naming the file and the line of the value it is
+    about (check names the quantity, not the file)."""
+    from derive.spec import with_line
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return message
+    m = re.match(r"unknown quantity '([^']*)'", message)
+    if m:  # marking names the quantity, not the file
+        message = f"{source}: {m[1]}: {message}"
+    return with_line(message, text, source)

@@ -112,5 +112,5 @@ def render_problems(pset, fmt: str) -> dict:
     from render.exam import write_set
 
     streams = {name: io.StringIO() for name in ("problems", "solutions", "answers")}
-    write_set(fmt, pset.seed, pset.kinds, pset.options, pset.variants, streams)
+    write_set(fmt, pset.seed, pset.kinds, pset.options, pset.variants, streams, pset.titles)
     return {name: s.getvalue() for name, s in streams.items()}

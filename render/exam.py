@@ -14,7 +14,6 @@ from functools import lru_cache
 
 from markupsafe import Markup
 
-from derive.problemset import fifteen  # every number at 15 significant digits (DESIGN.md)
 from render import environment, filters
 
 # the headings of the groups of an answer table (derive.problemset.sheet)
@@ -64,12 +63,13 @@ def _json(value) -> str:
 def _answers_head(seed: int, kinds, options: dict) -> str:
     """answers.json up to its list of variants."""
     return (f'{{\n  "seed": {_json(seed)},\n  "kinds": {_json(list(kinds))},\n'
-            f'  "options": {_json(fifteen(options))},\n  "variants": [')
+            f'  "options": {_json(options)},\n  "variants": [')
 
 
 def _answers_entry(variant) -> str:
-    """A variant's entry of answers.json: one line per problem."""
-    problems = ",\n".join("      " + _json(fifteen(p.key())) for p in variant.problems)
+    """A variant's entry of answers.json: one line per problem (each problem's key as derive
+    gives it, every number at 15 significant digits)."""
+    problems = ",\n".join("      " + _json(p.key()) for p in variant.problems)
     return (f'    {{"variant": {variant.number}, "id": {_json(variant.id)}, "problems": [\n'
             f'{problems}\n    ]}}')
 
@@ -84,8 +84,7 @@ class SetWriter:
     """Writes a problem set in latex or markdown to three open text streams (problems,
     solutions, answers): begin(), variant(v) for each variant in order, end()."""
 
-    def __init__(self, fmt: str, seed: int, kinds, options, streams: dict):
-        from derive.problemset import KINDS
+    def __init__(self, fmt: str, seed: int, kinds, options, streams: dict, titles: dict):
         from render import PROBLEM_LABELS
 
         self.fmt = fmt
@@ -96,7 +95,7 @@ class SetWriter:
                           for doc in DOCUMENTS for part in ("begin", "variant")}
         self.end_template = env.get_template(f"{fmt}/exam/end.j2")
         self.context = dict(seed=seed, kinds=self.kinds, options=options,
-                            titles={name: k.title for name, k in KINDS.items()},
+                            titles=titles,
                             labels=PROBLEM_LABELS, sheet_layout=self.layout,
                             blank_sheet=self.blank_sheet)
         self.sheet_template = env.get_template(f"{fmt}/exam/_sheet.j2")
@@ -133,9 +132,11 @@ class SetWriter:
         self.streams["answers"].write("\n  ]\n}\n")
 
 
-def write_set(fmt: str, seed: int, kinds, options, variants, streams: dict) -> int:
-    """The whole set to the streams; the number of variants written."""
-    writer = SetWriter(fmt, seed, kinds, options, streams)
+def write_set(fmt: str, seed: int, kinds, options, variants, streams: dict,
+              titles: dict) -> int:
+    """The whole set to the streams (titles: each kind's heading); the number of variants
+    written."""
+    writer = SetWriter(fmt, seed, kinds, options, streams, titles)
     writer.begin()
     for v in variants:
         writer.variant(v)

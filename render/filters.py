@@ -18,12 +18,10 @@ import functools
 import math
 import re
 import unicodedata
-from decimal import ROUND_HALF_UP, Decimal
-
-from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
-from derive.numeric.network import round_half_up  # the same rule, fast away from a tie
 
 from markupsafe import Markup
+
+from render import decimals  # the one rounding rule of DESIGN.md, as render states it
 
 MINUS = "\u2212"
 TABLE_WIDTH = 97  # a 100-column terminal, less the indent of 3 that the templates give tables
@@ -40,14 +38,8 @@ def number(x, places: int = 3, *, minus: str = "-") -> str:
         mantissa, exponent = f"{x:.3e}".split("e")
         return f"{mantissa}e{int(exponent)}".replace("-", minus)
     # rounded half up on the decimal the value stands for, as the answer key and its accepted
-    # intervals round (derive/intervals.py): binary formatting prints 0.1015 as 0.101.
-    # round_half_up is that rounding (Decimal only near a tie); the float it returns prints
-    # back as its digits at these places (below 1e6, up to 9 places: 15 significant digits)
-    if 0 <= places <= 9:
-        text = f"{round_half_up(x, places):.{places}f}"
-    else:
-        text = format(decimal(x, places).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP),
-                      "f")
+    # intervals round: binary formatting prints 0.1015 as 0.101
+    text = decimals.text(x, places)
     if text.startswith("-") and not text.strip("-0."):
         text = text[1:]  # -0.000: a tiny negative shown as zero carries no sign
     return text.replace("-", minus)

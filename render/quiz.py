@@ -35,7 +35,8 @@ an item; one question group per problem and asked value holds that item of every
     which Canvas imports into the course files and links: its sanitizer keeps only http,
     https and relative image sources;
   * Canvas rewrites what a student types with toFixed(4) before marking, so values asked to
-    more than 4 places cannot be marked: refused (`check_canvas_places`);
+    more than 4 places cannot be marked: refused (`canvas_refusal`, which derive turns into
+    its message before any work);
   * each item's feedback stays under Canvas' 5,120 characters: the key, then the part of the
     worked solution that computes that value.
 """
@@ -51,9 +52,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from decimal import Decimal
 
-from derive import intervals
-from derive.errors import DeriveError
-from render import PROBLEM_LABELS, render
+from render import PROBLEM_LABELS, decimals, render
 from render.filters import tex_name
 from render.quizhtml import markdown_html
 
@@ -84,17 +83,14 @@ def default_title(pset) -> str:
     return f"derive problems, seed {pset.seed}"
 
 
-def check_canvas_places(decimals: int) -> None:
-    """Canvas marks only what survives toFixed(4): refuse a set that asks for more places
-    (error terms, gradients and losses are asked to one place more than --decimals)."""
-    most = decimals + 1
-    if most > CANVAS_MAX_PLACES:
-        raise DeriveError(
-            f"--format qti: Canvas rounds every number a student types to "
-            f"{CANVAS_MAX_PLACES} decimal places (toFixed({CANVAS_MAX_PLACES})) before marking, "
-            f"so it cannot mark answers asked to {most} places (--decimals "
-            f"{decimals} asks error terms, gradients and losses to {most}); use "
-            f"--decimals {CANVAS_MAX_PLACES - 1} or less for Canvas, or --format moodle")
+def canvas_refusal(places: int) -> str | None:
+    """Why Canvas cannot mark a set whose most places asked is `places` (error terms,
+    gradients and losses are asked to one place more than --decimals), or None."""
+    if places <= CANVAS_MAX_PLACES:
+        return None
+    return (f"Canvas rounds every number a student types to {CANVAS_MAX_PLACES} decimal places "
+            f"(toFixed({CANVAS_MAX_PLACES})) before marking, so it cannot mark answers asked "
+            f"to {places} places")
 
 
 def picture_name(p) -> str:
@@ -105,16 +101,13 @@ class _Texts:
     """HTML of a problem's statement and solution, and its picture (SVG), once per problem."""
 
     def __init__(self, pset, picture_src):
-        from derive.problemset import KINDS
-
         self.pset = pset
-        self.kinds = KINDS
-        self.titles = {name: k.title for name, k in KINDS.items()}
+        self.titles = pset.titles  # kind -> the heading of its problems
         self.data = dict(pset=pset, titles=self.titles, labels=PROBLEM_LABELS)
         self.picture_src = picture_src  # problem -> the src its <img> uses
 
     def svg(self, p) -> str | None:
-        if not self.kinds[p.kind].network or not hasattr(p.solution, "network"):
+        if p.kind not in self.pset.pictured or not hasattr(p.solution, "network"):
             return None
         return render("network_picture", "html", doc=p.solution)
 
@@ -147,7 +140,7 @@ def _choice_text(p, name, c) -> str:
     """An option as shown: its word, or its value at the places asked."""
     if c.get("word"):
         return c["word"]
-    return intervals.text(c["value"], p.places.get(name, p.places.get("loss", 3)))
+    return decimals.text(c["value"], p.places.get(name, p.places.get("loss", 3)))
 
 
 def _mistake_feedback(c) -> str:
@@ -160,11 +153,11 @@ def _mistake_feedback(c) -> str:
 
 def _right_texts(p, name) -> list[str]:
     """The right values of a numeric answer as written at its places (key's first)."""
-    return [intervals.text(v, p.places[name]) for v in p.right[name]]
+    return [decimals.text(v, p.places[name]) for v in p.right[name]]
 
 
 def _half_unit_text(p, name) -> str:
-    return format(intervals.half_unit_decimal(p.places[name]), "f")
+    return format(decimals.half_unit(p.places[name]), "f")
 
 
 class _Spool:
@@ -464,7 +457,7 @@ def _qti_item(p, n, statement, solution) -> ET.Element:
         # one "exact answer with margin" per right value: the value at the places asked and
         # its rounding interval (Canvas: gems/plugins/qti_exporter numeric_interaction.rb
         # reads <or><varequal/><and><vargte/><varlte/></and></or> as exact + margin)
-        h = intervals.half_unit_decimal(p.places[n])
+        h = decimals.half_unit(p.places[n])
         for value in _right_texts(p, n):
             centre = Decimal(value)
 
@@ -490,7 +483,9 @@ def write_qti(pset, out, title: str | None = None) -> None:
     """The Canvas QTI 1.2 package, written to the binary file `out`: byte-identical for the
     same problem set and title.  Pictures are files of the package (pictures/ID.svg beside
     the assessment), listed in the manifest and referenced relatively."""
-    check_canvas_places(pset.options.decimals)
+    refusal = canvas_refusal(pset.options.decimals + 1)
+    if refusal:  # derive refuses first, with the options to use instead
+        raise ValueError(refusal)
     title = title or default_title(pset)
     aid = _ident("quiz", f"seed{pset.seed}")
     base = f"{aid}/"

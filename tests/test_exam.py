@@ -402,13 +402,14 @@ def test_memory_does_not_grow_with_the_variants():
     import io
     import tracemalloc
 
+    from derive.problemset import kind_titles
     from render.exam import write_set
 
     def peak(n):
         streams = {k: _Discard() for k in ("problems", "solutions", "answers")}
         tracemalloc.start()
         write_set("latex", 1, ["forward"], Options(),
-                  iter_variants(["forward"], n, 1, Options()), streams)
+                  iter_variants(["forward"], n, 1, Options()), streams, kind_titles())
         top = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return top

@@ -7,10 +7,8 @@ import click
 from derive.commands._common import complete_layer_activation, complete_loss, friendly
 from derive.commands._terminal import say
 from derive.errors import DECIMALS, DeriveError
-
-FORMATS = ("latex", "markdown", "moodle", "qti")
-SUFFIX = {"latex": "tex", "markdown": "md"}
-QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
+from derive.problem_files import PROBLEM_FORMATS as FORMATS
+from derive.problem_files import QUIZ_FILES, check_canvas_places, check_pdf
 
 
 class _Progress:
@@ -112,11 +110,9 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
             raise DeriveError(f"{flag} lays out the LaTeX for print: use it with --format "
                               f"latex, not {fmt}")
     if pdf:
-        api.check_pdf(fmt)
+        check_pdf(fmt)
     check_output_dir(output, force)  # refuse before any work
     if fmt == "qti":
-        from render.quiz import check_canvas_places
-
         check_canvas_places(decimals)  # Canvas marks at most 4 places: say so before any work
     result = api.problems(kinds_text, variants, seed, network=network_text,
                           activation=activation, loss=loss, lr=lr, decimals=decimals,

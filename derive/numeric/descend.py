@@ -508,3 +508,16 @@ def minimize_all(fn: Function1, starts, lr: float, steps: int,
     return [MinimizeRun(s, lr, log.rows(), judge(watch, lr, "value"), log.count - 1,
                         log.thinning())
             for s, log, watch in zip(starts, logs, watches)]
+
+
+def stationary_points(fn: Function1, runs) -> dict:
+    """Stationary points (SymPy, in the worker, within its budget) over a range that covers
+    every run's start and end."""
+    from derive.symbolic import worker
+
+    xs = [r.start for r in runs] + [r.end for r in runs if math.isfinite(r.end)]
+    xs = [x for x in xs if abs(x) <= 1e3] or [0.0]
+    lo, hi = min(xs), max(xs)
+    pad = max(5.0, hi - lo)
+    return worker.run("stationary", fn.text, lo - pad, hi + pad, user=True,
+                      what=f"--function '{fn.text}'")

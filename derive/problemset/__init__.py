@@ -38,6 +38,11 @@ def register_kind(kind: Kind) -> Kind:
     return kind
 
 
+def kind_titles() -> dict[str, str]:
+    """Each kind's heading, as data for render (which imports nothing from derive)."""
+    return {name: k.title for name, k in KINDS.items()}
+
+
 def kind(name: str) -> Kind:
     try:
         return KINDS[name]
@@ -80,6 +85,16 @@ class ProblemSet:
     options: Options
     variants: tuple[Variant, ...]
 
+    @property
+    def titles(self) -> dict[str, str]:
+        """Each kind's heading (the documents' and quizzes' problem titles)."""
+        return kind_titles()
+
+    @property
+    def pictured(self) -> frozenset[str]:
+        """The kinds whose statements draw the network."""
+        return frozenset(name for name, k in KINDS.items() if k.network)
+
     def answers(self) -> dict:
         """answers.json (DESIGN.md): the seed, then per variant its problems' keys, every
         number at 15 significant digits."""
@@ -94,8 +109,8 @@ def fifteen(value):
     """Every float of a JSON-shaped value at 15 significant digits (DESIGN.md: JSON numbers
     never show binary noise: -1.7, not -1.7000000000000002); a double read from 15 digits
     prints back as exactly those digits."""
-    if isinstance(value, float):
-        return float(f"{value:.15g}") if math.isfinite(value) else value
+    if isinstance(value, float):  # + 0.0: -0.0 is written 0.0
+        return float(f"{value:.15g}") + 0.0 if math.isfinite(value) else value
     if isinstance(value, dict):
         return {k: fifteen(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

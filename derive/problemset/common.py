@@ -41,10 +41,13 @@ class Options:
     duplex: bool = False  # print layout (LaTeX): each variant starts on an odd page
 
     def to_dict(self) -> dict:
+        """The options as answers.json has them (numbers at 15 significant digits)."""
+        from derive.problemset import fifteen
+
         out = asdict(self)
         if out["alpha"] is None:
             del out["alpha"]  # answers.json unchanged where no alpha was chosen
-        return out
+        return fifteen(out)
 
     def params_for(self, activation: str) -> dict:
         """The parameters a layer with this activation gets: the chosen alpha where it has
@@ -87,7 +90,10 @@ class Problem:
         return answer_sheet(self)
 
     def key(self) -> dict:
-        """The entry of answers.json (DESIGN.md), extended with the variant-free extras."""
+        """The entry of answers.json (DESIGN.md), extended with the variant-free extras, every
+        number at 15 significant digits."""
+        from derive.problemset import fifteen
+
         out = {"kind": self.kind, "id": self.id, "spec": self.spec, "answers": self.answers,
                "tolerance": self.tolerance, "places": self.places, "accept": self.accept}
         if self.builds_on is not None:
@@ -100,7 +106,7 @@ class Problem:
             out["facts"] = self.facts
         if self.choices:
             out["choices"] = self.choices
-        return out
+        return fifteen(out)
 
     def quiz_choice(self, name: str) -> list[dict] | None:
         """The options a quiz offers for `name`, or None when it asks for a number."""
