@@ -307,3 +307,15 @@ def test_progress_is_reported_on_long_runs():
     model = dsc.compile_model("c*x", ["c"])
     dsc.fit(model, [1.0], [2.0], {"c": 0.0}, 0.1, 2500, lambda k, n: calls.append((k, n)))
     assert calls == [(0, 2500), (1000, 2500), (2000, 2500)]
+
+
+def test_a_gradient_that_reaches_zero_is_said_to_be_zero():
+    """x² from 1 with η = 0.5 lands on 0 in one step (x - 0.5·2x = 0): the gradient is then
+    exactly 0, which is a stationary point, not "0 of its starting size"."""
+    import derive
+
+    run = derive.descend(function="x**2", start=[1.0], lr=0.5, steps=3).runs[0]
+    assert run["end"] == 0.0
+    text = derive.descend(function="x**2", start=[1.0], lr=0.5, steps=3).to_text()
+    assert "the gradient is exactly 0 (a stationary point)" in text
+    assert "0 of its starting size" not in text

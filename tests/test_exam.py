@@ -601,3 +601,14 @@ def test_a_new_set_over_an_old_one_leaves_no_pdf_of_the_old(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "answers.json", "notes.txt", "problems.tex", "solutions.tex", "submissions.csv"]
     assert "S2-V01" in (out / "problems.tex").read_text()
+
+
+def test_answers_json_never_writes_minus_zero():
+    """A value that computes as -0.0 (an update of 0 to a negative weight's gradient, a
+    rounded tiny negative) is the number 0: answers.json writes 0.0, never -0.0."""
+    import math
+
+    from derive.problemset import fifteen
+
+    assert math.copysign(1.0, fifteen(-0.0)) == 1.0
+    assert json.dumps(fifteen({"a": [-0.0, -1e-300 * 1e-300]})) == '{"a": [0.0, 0.0]}'

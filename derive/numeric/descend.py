@@ -271,9 +271,10 @@ def judge(w: Watch, lr: float, what: str = "loss") -> Verdict:
                        else "no steps taken")
     ratio = gk / g0
     if ratio <= CONVERGED_FRACTION:
+        where = ("exactly 0 (a stationary point)" if gk == 0
+                 else f"{ratio:.2g} of its starting size")
         return Verdict(False, False, True, False, longest, start,
-                       f"converges: after {steps} steps the gradient is {ratio:.2g} of its "
-                       f"starting size")
+                       f"converges: after {steps} steps the gradient is {where}")
     falling = w.falling
     if ratio >= CRAWL_FRACTION and falling and w.last < w.first:
         rate = ratio ** (1 / steps)
