@@ -293,9 +293,13 @@ def test_canvas_marks_every_right_answer_after_tofixed4(sets, choices):
 
 
 def test_canvas_refuses_places_it_cannot_mark():
-    pset = api.problems("forward", 1, 1, decimals=4).pset
+    four = api.problems("forward", 1, 1, decimals=4)
+    # the API refuses before any work, saying what to use instead
     with pytest.raises(DeriveError, match=r"toFixed\(4\).*--decimals 3 or less"):
-        quiz.qti_zip(pset)
+        four.files("qti")
+    # render's writer will not write it either (a plain ValueError: render knows no DeriveError)
+    with pytest.raises(ValueError, match=r"toFixed\(4\).*5 places"):
+        quiz.qti_zip(four.pset)
     quiz.qti_zip(api.problems("forward", 1, 1, decimals=3).pset)
 
 
