@@ -1,6 +1,6 @@
 """The files of a problem set, by format: what `derive problems` writes into its directory.
 
-LaTeX and Markdown: problems, solutions, answers.json and the empty class sheet, streamed
+LaTeX, Markdown and HTML: problems, solutions, answers.json and the empty class sheet, streamed
 variant by variant (render.exam) and written all or none (derive.output.Staged), with --pdf
 compiled by pdflatex before anything is renamed into place.  Moodle and Canvas: the quiz
 (render.quiz), answers.json and the sheet.
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from derive.errors import DeriveError
 
-PROBLEM_FORMATS = ("latex", "markdown", "moodle", "qti")
+PROBLEM_FORMATS = ("latex", "markdown", "html", "moodle", "qti")
 QUIZ_FILES = {"moodle": "moodle.xml", "qti": "canvas-qti.zip"}  # beside answers.json
-DOCUMENT_EXT = {"latex": "tex", "markdown": "md"}
+DOCUMENT_EXT = {"latex": "tex", "markdown": "md", "html": "html"}
 # every file a problem set of any format writes into its directory
 PROBLEM_SET_FILES = ("problems.tex", "solutions.tex", "problems.md", "solutions.md",
-                     "problems.pdf", "solutions.pdf", *QUIZ_FILES.values(), "answers.json")
+                     "problems.html", "solutions.html", "problems.pdf", "solutions.pdf", *QUIZ_FILES.values(), "answers.json")
 
 
 def check_format(options, fmt: str, title: str | None, pdf: bool = False) -> None:
@@ -33,7 +33,7 @@ def check_format(options, fmt: str, title: str | None, pdf: bool = False) -> Non
         if options.chain:
             raise DeriveError("--chain links the problems of one variant on paper; a quiz "
                               "draws each question's variant on its own: use --chain with "
-                              "--format latex or markdown")
+                              "--format latex, markdown or html")
     elif title is not None:
         raise DeriveError("--title names a quiz: use it with --format moodle or qti")
     if pdf:
@@ -97,7 +97,7 @@ def files(problems, fmt: str, title: str | None, stream: bool) -> dict:
 
 def write(problems, directory, fmt: str, force: bool, title: str | None, pdf: bool) -> list:
     """Write the files of a derive.results.Problems into directory (created if missing), all
-    or none.  LaTeX and Markdown are streamed variant by variant; pdf=True compiles the LaTeX
+    or none.  LaTeX, Markdown and HTML are streamed variant by variant; pdf=True compiles the LaTeX
     with pdflatex (problems.pdf and solutions.pdf beside the .tex)."""
     from derive.output import Staged, write_files
 

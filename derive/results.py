@@ -386,20 +386,22 @@ class Problems(Document):
 
     def write(self, directory, fmt: str = "latex", force: bool = False,
               title: str | None = None, pdf: bool = False) -> list:
-        """Write the files into directory (created if missing), all or none.  LaTeX and
-        Markdown are streamed variant by variant; pdf=True compiles the LaTeX with pdflatex
+        """Write the files into directory (created if missing), all or none.  LaTeX,
+        Markdown and HTML are streamed variant by variant; pdf=True compiles the LaTeX with pdflatex
         (problems.pdf and solutions.pdf beside the .tex)."""
         from derive import problem_files
 
         return problem_files.write(self, directory, fmt, force, title, pdf)
 
     def render(self, fmt: str, **options) -> str:
+        if fmt not in ("latex", "markdown", "json"):
+            two = " (html is two pages, problems.html and solutions.html)" \
+                if fmt == "html" else ""
+            raise DeriveError(f"a problem set renders as one text in latex or markdown, not "
+                              f"{fmt}{two}; use files() or write()")
         files = self.files(fmt if fmt != "json" else "markdown")
         if fmt == "json":
             return files["answers.json"]
-        if fmt not in ("latex", "markdown"):
-            raise DeriveError(f"a problem set renders as one text in latex or markdown, not "
-                              f"{fmt}; use files() or write()")
         from derive.problem_files import DOCUMENT_EXT
 
         ext = DOCUMENT_EXT[fmt]

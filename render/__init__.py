@@ -103,6 +103,20 @@ PROBLEM_LABELS = {"f": "f(z)", "fprime": "f'(z)", "loss": "E", "loss_min": r"\in
                   "x_max": r"x_{\max}", "f_global": r"f(x_{\text{global min}})",
                   "f_local": r"f(x_{\text{local min}})", "end": r"x_{\text{end}}",
                   "batch_size": r"\text{batch size}"}
+# the same labels in MathML (the html problem sets), inside <math>
+PROBLEM_MATHML = {
+    "f": "<mi>f</mi><mo>(</mo><mi>z</mi><mo>)</mo>",
+    "fprime": "<msup><mi>f</mi><mo>′</mo></msup><mo>(</mo><mi>z</mi><mo>)</mo>",
+    "loss": "<mi>E</mi>", "loss_min": "<mo>inf</mo><mi>E</mi>", "loss_max": "<mo>sup</mo><mi>E</mi>",
+    "grad0": "<mi mathvariant=\"normal\">d</mi><mi>E</mi><mo>/</mo><mi mathvariant=\"normal\">d</mi>"
+             "<mi>c</mi><mspace width=\"0.17em\"/><mo>(</mo><msub><mi>c</mi><mn>0</mn></msub><mo>)</mo>",
+    "eta_max": "<msub><mi>η</mi><mo>max</mo></msub>", "diverges": "<mtext>diverges</mtext>",
+    "x_global": "<msub><mi>x</mi><mtext>global min</mtext></msub>",
+    "x_local": "<msub><mi>x</mi><mtext>local min</mtext></msub>",
+    "x_max": "<msub><mi>x</mi><mo>max</mo></msub>",
+    "f_global": "<mi>f</mi><mo>(</mo><msub><mi>x</mi><mtext>global min</mtext></msub><mo>)</mo>",
+    "f_local": "<mi>f</mi><mo>(</mo><msub><mi>x</mi><mtext>local min</mtext></msub><mo>)</mo>",
+    "end": "<msub><mi>x</mi><mtext>end</mtext></msub>", "batch_size": "<mtext>batch size</mtext>"}
 
 
 def render_problems(pset, fmt: str) -> dict:

@@ -19,7 +19,7 @@ from render import environment, filters
 # the headings of the groups of an answer table (derive.problemset.sheet)
 SHEET_GROUPS = {"forward": "Forward pass", "loss": "Loss", "errors": "Error terms",
                 "gradients": "Gradients", "new": "After the update", "values": "Answers"}
-CELLS_PER_ROW = {"latex": 4, "markdown": 1}  # boxes side by side; Markdown: one per line
+CELLS_PER_ROW = {"latex": 4, "markdown": 1, "html": 1}  # boxes side by side; else one per line
 DOCUMENTS = ("problems", "solutions")
 
 
@@ -27,6 +27,8 @@ def _label(cell, fmt: str) -> Markup:
     """How a cell of the answer table is labelled: $o_{4}$, new $w_{1,4}$, dE/dw_{1,4}."""
     from render import PROBLEM_LABELS
 
+    if fmt == "html":
+        return _label_html(cell)
     if cell.role == "new":
         return Markup(f"new ${filters.tex_name(cell.name)}$")
     if cell.role == "grad":
@@ -36,18 +38,34 @@ def _label(cell, fmt: str) -> Markup:
     return Markup(f"${filters.tex_name(cell.name)}$")
 
 
+def _label_html(cell) -> Markup:
+    """The same labels in MathML: o4, new w1,4, ∂E/∂w1,4, f′(z)."""
+    from render import PROBLEM_MATHML
+
+    if cell.role == "new":
+        return Markup("new <math>%s</math>") % filters.mathml_name(cell.name)
+    if cell.role == "grad":
+        return Markup("<math><mi>∂</mi><mi>E</mi><mo>/</mo><mi>∂</mi>%s</math>") \
+            % filters.mathml_name(cell.name[1:])
+    if cell.name in PROBLEM_MATHML:
+        return Markup(f"<math>{PROBLEM_MATHML[cell.name]}</math>")
+    return Markup("<math>%s</math>") % filters.mathml_name(cell.name)
+
+
 @lru_cache(maxsize=256)
 def sheet_layout(sheet: tuple, fmt: str) -> tuple:
     """The rows of an answer table as laid out: (group heading or "", ((label, column, name),
     ...)); a group's heading on its first row only.  Tables of one shape are laid out once."""
-    escape = filters.escape_tex if fmt == "latex" else filters.escape_markdown
+    from markupsafe import escape as escape_html
+
+    escape = {"latex": filters.escape_tex, "html": escape_html}.get(fmt, filters.escape_markdown)
     per_row = CELLS_PER_ROW[fmt]
     rows = []
     for group in sheet:
         heading = SHEET_GROUPS[group.group]
         for row in group.rows:
             for start in range(0, len(row), per_row):
-                cells = tuple((_label(c, fmt), Markup(escape(c.column)) if fmt == "latex"
+                cells = tuple((_label(c, fmt), Markup(escape(c.column)) if fmt != "markdown"
                                else Markup(c.column), c.name) for c in row[start:start + per_row])
                 rows.append((Markup(escape(heading)) if heading else Markup(""), cells))
                 heading = ""
@@ -81,11 +99,11 @@ def answers_text(seed: int, kinds, options, variants) -> str:
 
 
 class SetWriter:
-    """Writes a problem set in latex or markdown to three open text streams (problems,
+    """Writes a problem set in latex, markdown or html to three open text streams (problems,
     solutions, answers): begin(), variant(v) for each variant in order, end()."""
 
     def __init__(self, fmt: str, seed: int, kinds, options, streams: dict, titles: dict):
-        from render import PROBLEM_LABELS
+        from render import PROBLEM_LABELS, PROBLEM_MATHML
 
         self.fmt = fmt
         self.streams = streams
@@ -96,7 +114,8 @@ class SetWriter:
         self.end_template = env.get_template(f"{fmt}/exam/end.j2")
         self.context = dict(seed=seed, kinds=self.kinds, options=options,
                             titles=titles,
-                            labels=PROBLEM_LABELS, sheet_layout=self.layout,
+                            labels=PROBLEM_MATHML if fmt == "html" else PROBLEM_LABELS,
+                            sheet_layout=self.layout,
                             blank_sheet=self.blank_sheet)
         self.sheet_template = env.get_template(f"{fmt}/exam/_sheet.j2")
         self.blanks: dict = {}

@@ -197,4 +197,4 @@ def test_contracts_name_every_command_and_option():
         assert promised in text, promised
     readme = (ROOT / "README.md").read_text()
     assert "(docs/contracts.md)" in readme
-    assert "--format latex|markdown|moodle|qti" in readme
+    assert "--format latex|markdown|html|moodle|qti" in readme

@@ -49,8 +49,9 @@ class _Progress:
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed: the same seed and options give byte-identical files.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="latex", show_default=True,
-              help="latex/markdown: problems + solutions; moodle: DIR/moodle.xml (a question "
-                   "bank); qti: DIR/canvas-qti.zip (Canvas); always with DIR/answers.json.")
+              help="latex/markdown/html: problems + solutions (html: two self-contained "
+                   "pages); moodle: DIR/moodle.xml (a question bank); qti: DIR/canvas-qti.zip "
+                   "(Canvas); always with DIR/answers.json.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Directory for problems, solutions and answers.json (created if missing).")
 @click.option("--force", is_flag=True, help="Write into a non-empty directory.")
@@ -92,9 +93,9 @@ def problems(kinds_text, variants, seed, fmt, output, force, network_text, activ
              lr, decimals, choices, alpha, dead_units, chain, paper, duplex, pdf, title):
     """Exam problems in seeded variants, with worked solutions and a JSON answer key.
 
-    Writes DIR/problems.tex and DIR/solutions.tex (or .md) and DIR/answers.json (with --pdf
-    also problems.pdf and solutions.pdf); --format moodle writes DIR/moodle.xml, --format qti
-    DIR/canvas-qti.zip (with answers.json).
+    Writes DIR/problems.tex and DIR/solutions.tex (or .md, or .html: two self-contained
+    pages) and DIR/answers.json (with --pdf also problems.pdf and solutions.pdf); --format
+    moodle writes DIR/moodle.xml, --format qti DIR/canvas-qti.zip (with answers.json).
     """
     from derive import api
 
