@@ -169,7 +169,10 @@ def chain(spec, mistakes=frozenset(), example: int = 0) -> dict:
         for u, k in enumerate(spec.units(n)):
             flat[f"i{k}"] = float(nets[n][0, u])
             flat[f"o{k}"] = float(outs[n][0, u])
-    flat["loss"] = float(net.loss.per_example(outs[L], T)[0])
+    # a mistaken chain can leave the loss's domain (bce's log of an output pushed past 1):
+    # its loss is then NaN, which no distractor offers (common.distractors), and says nothing
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        flat["loss"] = float(net.loss.per_example(outs[L], T)[0])
     for n in range(L, 0, -1):
         for u in reversed(range(spec.sizes[n])):
             flat[f"Err{spec.units(n)[u]}"] = float(errs[n][0, u])
