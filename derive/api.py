@@ -690,7 +690,7 @@ class Problems(Document):
             # never holds problems.tex beside the moodle.xml of another set
             return write_files(directory, self.files(fmt, title, stream=True), force,
                                replaces=PROBLEM_SET_FILES)
-        from render.exam import write_set
+        from render.exam import SetWriter
 
         ext = _DOCUMENT_EXT[fmt]
         asked: dict = {}  # (kind, asked names) of the problems written: the sheet's columns
@@ -698,8 +698,13 @@ class Problems(Document):
             streams = {"problems": out.open(f"problems.{ext}"),
                        "solutions": out.open(f"solutions.{ext}"),
                        "answers": out.open("answers.json")}
-            write_set(fmt, self.seed, self.kinds, self.options,
-                      _noting_asked(self.variants(), asked), streams)
+            writer = SetWriter(fmt, self.seed, self.kinds, self.options, streams)
+            writer.begin()
+            for parts, shapes in self._rendered(writer):
+                writer.put(parts)
+                for shape in shapes:
+                    asked.setdefault(shape, None)
+            writer.end()
             out.open("submissions.csv").write(_empty_sheet(self.kinds, asked))
             out.close()
             if pdf:
@@ -715,6 +720,20 @@ class Problems(Document):
                                           f"nothing was written") from None
             return out.paths()
 
+    def _rendered(self, writer):
+        """(parts, asked shapes) of every variant in order: from the set if it is held, else
+        drawn one by one, by worker processes when the set is large
+        (derive.problemset.parallel); the same bytes either way."""
+        fn = _Rendered(writer)
+        if self._pset is not None:
+            for v in self._pset.variants:
+                yield fn(v)
+            return
+        from derive.problemset.parallel import mapped_variants
+
+        yield from mapped_variants(self.kinds, self.count, self.seed, self.options, fn,
+                                   progress=self.progress)
+
     def render(self, fmt: str, **options) -> str:
         files = self.files(fmt if fmt != "json" else "markdown")
         if fmt == "json":
@@ -729,20 +748,24 @@ class Problems(Document):
 _DOCUMENT_EXT = {"latex": "tex", "markdown": "md"}
 
 
-def _noting_asked(variants, asked: dict):
-    """The variants, passed on as they stream, each problem's asked names noted (in the
-    order grade reads them) for the sheet written after the last one.  Problems of one shape
-    share their names: `asked` stays as small as the set's distinct shapes."""
-    from derive.grading import asked_order
+class _Rendered:
+    """A variant as Problems.write takes it: the writer's parts (problems, solutions, its
+    entry of answers.json) and each problem's asked names (in the order grade reads them) for
+    the sheet written after the last variant.  A plain function of the variant, so a worker
+    process of derive.problemset.parallel can compute it."""
 
-    for v in variants:
-        for p in v.problems:
-            asked.setdefault((p.kind, tuple(asked_order(p.answers, p.spec))), None)
-        yield v
+    def __init__(self, writer):
+        self.writer = writer
+
+    def __call__(self, v) -> tuple:
+        from derive.grading import asked_order
+
+        return self.writer.parts(v), tuple((p.kind, tuple(asked_order(p.answers, p.spec)))
+                                           for p in v.problems)
 
 
 def _empty_sheet(kinds, asked: dict) -> str:
-    """submissions.csv for the problems noted by _noting_asked: what sheet() writes for a set
+    """submissions.csv for the problems noted by _Rendered: what sheet() writes for a set
     held whole."""
     from derive.grading import sheet_columns
     from derive.submissions import empty_sheet
