@@ -20,7 +20,7 @@ import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
-from derive.intervals import decimal  # the one rounding rule (keys, documents, quizzes)
+from derive.intervals import decimal, rounded_float  # the one rounding rule (keys, quizzes)
 from derive.numeric.network import round_half_up  # the same rule, fast away from a tie
 
 from markupsafe import Markup
@@ -31,6 +31,12 @@ TABLE_WIDTH = 97  # a 100-column terminal, less the indent of 3 that the templat
 
 def number(x, places: int = 3, *, minus: str = "-") -> str:
     """x to `places` decimals, trailing zeros kept (0.0620, -0.0100); -0 shown as 0."""
+    if type(x) is float and -1e6 < x < 1e6 and 0 <= places <= 9:  # the common case, below
+        r = rounded_float(x, places)
+        text = f"{round_half_up(x, places) if r is None else r:.{places}f}"
+        if text[0] != "-":
+            return text
+        return text[1:] if not text.strip("-0.") else text.replace("-", minus)
     if x is None:
         return "—"
     x = float(x)

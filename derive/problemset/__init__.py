@@ -94,9 +94,12 @@ def fifteen(value):
     """Every float of a JSON-shaped value at 15 significant digits (DESIGN.md: JSON numbers
     never show binary noise: -1.7, not -1.7000000000000002); a double read from 15 digits
     prints back as exactly those digits."""
-    if isinstance(value, float):
+    kind = type(value)  # the exact types first: a key has some 200 values per problem
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float or isinstance(value, float):
         return float(f"{value:.15g}") if math.isfinite(value) else value
-    if isinstance(value, dict):
+    if kind is dict or isinstance(value, dict):
         return {k: fifteen(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [fifteen(v) for v in value]
