@@ -50,10 +50,16 @@ def _environment_class():
         of that name (names of dict's own attributes, such as items, keep Jinja's order)."""
 
         def getattr(self, obj, attribute):
-            if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            if type(obj) is dict:
+                if attribute not in _DICT_ATTRIBUTES:
+                    try:
+                        return obj[attribute]
+                    except KeyError:
+                        pass
+            else:  # Environment.getattr's first try, without its call
                 try:
-                    return obj[attribute]
-                except KeyError:
+                    return getattr(obj, attribute)
+                except AttributeError:
                     pass
             return Environment.getattr(self, obj, attribute)
 

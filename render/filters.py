@@ -225,6 +225,9 @@ def finalizer(fmt: str):
               "markdown": lambda t: escape_markdown(escape_control(t))}.get(fmt)
 
     def finalize(value):
+        kind = type(value)  # the exact types first: called for every value a template prints
+        if kind is Markup or kind is int:
+            return value
         if escape is not None and isinstance(value, str) and not isinstance(value, Markup):
             return escape(value)
         return value

@@ -95,15 +95,22 @@ def fifteen(value):
     never show binary noise: -1.7, not -1.7000000000000002); a double read from 15 digits
     prints back as exactly those digits."""
     kind = type(value)  # the exact types first: a key has some 200 values per problem
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
     if kind is float or isinstance(value, float):
         return float(f"{value:.15g}") if math.isfinite(value) else value
+    if kind in _PLAIN:
+        return value
+    # a float or a plain value inside without a call (most of a key's values)
     if kind is dict or isinstance(value, dict):
-        return {k: fifteen(v) for k, v in value.items()}
+        return {k: float(f"{v:.15g}") if type(v) is float and _isfinite(v)
+                else v if type(v) in _PLAIN else fifteen(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [fifteen(v) for v in value]
+        return [float(f"{v:.15g}") if type(v) is float and _isfinite(v)
+                else v if type(v) in _PLAIN else fifteen(v) for v in value]
     return value
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+_isfinite = math.isfinite
 
 
 def variant_id(seed: int, number: int) -> str:
