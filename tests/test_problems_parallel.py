@@ -92,6 +92,24 @@ def test_a_failure_is_raised_at_its_place_in_the_order(monkeypatch):
     assert not multiprocessing.active_children()
 
 
+def _dies_in_a_worker(parent: int):
+    def fn(v):
+        if v.number == 40 and os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # the out-of-memory killer, say
+        return v.number, v.problems[0].key()["answers"]
+    return fn
+
+
+@fork_only
+def test_a_killed_worker_does_not_hang_the_set(monkeypatch):
+    """A pool never hands back the task of a worker that died: the parent sees the worker
+    gone, ends the others and draws the rest itself; the set is still one process's."""
+    fn = _dies_in_a_worker(os.getpid())
+    one = list(parallel.mapped_variants(["step"], 90, 4, Options(), fn, jobs=0))
+    assert list(parallel.mapped_variants(["step"], 90, 4, Options(), fn, jobs=2)) == one
+    assert not multiprocessing.active_children()
+
+
 @fork_only
 def test_a_consumer_that_stops_leaves_no_worker():
     values = parallel.mapped_variants(["step"], 300, 1, Options(), lambda v: v.number, jobs=2)

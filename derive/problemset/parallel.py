@@ -13,7 +13,9 @@ way, so an error is raised by the parent, at the variant where one process raise
 
 Memory stays bounded: at most WINDOW chunks of CHUNK variants are out at a time.  Workers
 ignore Ctrl-C (the parent takes it) and are terminated when the parent stops, for whatever
-reason; a worker whose parent is killed reads the end of its task pipe and exits.
+reason; a worker whose parent is killed reads the end of its task pipe and exits.  A worker
+that dies (killed by a signal, by the out-of-memory killer) takes its task with it: the parent
+sees it gone, ends the others and draws the rest of the set itself.
 """
 
 from __future__ import annotations
@@ -108,10 +110,14 @@ def mapped_variants(kinds, count: int, seed: int, options, fn, progress=None, jo
     _job = (kinds, linked, seed, options, fn)
     chunks = ((start, min(start + CHUNK, count + 1)) for start in range(2, count + 1, CHUNK))
     pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_ignore_signals)
+    workers_started = list(pool._pool)  # noqa: SLF001  (to see one die: its task is lost)
+    done = 1  # the variants yielded
     try:
         out = deque(pool.apply_async(_chunk, c) for _, c in zip(range(WINDOW * jobs), chunks))
         while out:
-            results = out.popleft().get()
+            results = _result(out.popleft(), workers_started)
+            if results is None:  # a worker was killed: the rest is drawn here
+                break
             for c in chunks:  # one more out for the one back
                 out.append(pool.apply_async(_chunk, c))
                 break
@@ -122,10 +128,29 @@ def mapped_variants(kinds, count: int, seed: int, options, fn, progress=None, jo
                     for key, d in added:
                         seen[key].digests.add(d)
                 yield value
+                done = number
                 if progress is not None:
                     progress(number)
-        pool.close()
-        pool.join()
+        else:
+            pool.close()
+            pool.join()
     finally:
         _job = None
         pool.terminate()  # on an error, Ctrl-C or a consumer that stopped: no worker stays
+    for number in range(done + 1, count + 1):
+        yield here(number)
+        if progress is not None:
+            progress(number)
+
+
+def _result(pending, workers_started: list):
+    """A chunk's results, or None when a worker ended without finishing (killed by a
+    signal, by the out-of-memory killer): a pool never hands back the task it had."""
+    import multiprocessing
+
+    while True:
+        try:
+            return pending.get(timeout=0.25)
+        except multiprocessing.TimeoutError:
+            if any(w.exitcode is not None for w in workers_started):
+                return None
