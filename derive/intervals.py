@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import lru_cache
 
 
 def decimal(value, places: int | None = None) -> Decimal:
@@ -88,11 +89,13 @@ def text(value, places: int) -> str:
     return format(rounded(value, places), "f")
 
 
+@lru_cache(maxsize=64)  # a Decimal is immutable; a key asks this for every answer
 def half_unit_decimal(places: int) -> Decimal:
     """Half a unit in the last of `places` decimals, exactly: 0.0005 for 3."""
     return Decimal(5).scaleb(-(places + 1))
 
 
+@lru_cache(maxsize=64)
 def half_unit(places: int) -> float:
     """Half a unit in the last of `places` decimals, as the float that reads 0.0005."""
     return float(half_unit_decimal(places))
