@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import lru_cache
 
 
 def decimal(value, places: int | None = None) -> Decimal:
@@ -58,15 +59,14 @@ TIE_MARGIN = 1e-14
 def rounded_float(value: float, places: int) -> float | None:
     """value rounded half up to `places` decimals, as the float of the result, when binary
     scaling can tell (away from a tie); None when only the decimal definition can."""
-    if 0 <= places < len(_SCALES) and math.isfinite(value):
+    if 0 <= places < 23:  # len(_SCALES)
         scale = _SCALES[places]
         s = abs(value) * scale
-        if s < 2.0 ** 52:
-            whole = math.floor(s)
+        if s < 4503599627370496.0:  # 2**52; False for an infinity or a NaN
+            whole = s // 1.0  # floor, as a float (exact below 2**52)
             frac = s - whole
             if abs(frac - 0.5) > s * TIE_MARGIN:
-                n = whole + 1 if frac > 0.5 else whole
-                return math.copysign(n, value) / scale + 0.0
+                return math.copysign(whole + 1.0 if frac > 0.5 else whole, value) / scale + 0.0
     return None
 
 
@@ -89,11 +89,13 @@ def text(value, places: int) -> str:
     return format(rounded(value, places), "f")
 
 
+@lru_cache(maxsize=64)  # a Decimal is immutable; a key asks this for every answer
 def half_unit_decimal(places: int) -> Decimal:
     """Half a unit in the last of `places` decimals, exactly: 0.0005 for 3."""
     return Decimal(5).scaleb(-(places + 1))
 
 
+@lru_cache(maxsize=64)
 def half_unit(places: int) -> float:
     """Half a unit in the last of `places` decimals, as the float that reads 0.0005."""
     return float(half_unit_decimal(places))

@@ -107,7 +107,8 @@ def write(problems, directory, fmt: str, force: bool, title: str | None, pdf: bo
         # never holds problems.tex beside the moodle.xml of another set
         return write_files(directory, files(problems, fmt, title, stream=True), force,
                            replaces=PROBLEM_SET_FILES)
-    from render.exam import write_set
+    from derive.problemset import kind_titles
+    from render.exam import SetWriter
 
     ext = DOCUMENT_EXT[fmt]
     asked: dict = {}  # (kind, asked names) of the problems written: the sheet's columns
@@ -115,10 +116,14 @@ def write(problems, directory, fmt: str, force: bool, title: str | None, pdf: bo
         streams = {"problems": out.open(f"problems.{ext}"),
                    "solutions": out.open(f"solutions.{ext}"),
                    "answers": out.open("answers.json")}
-        from derive.problemset import kind_titles
-
-        write_set(fmt, problems.seed, problems.kinds, problems.options,
-                  _noting_asked(problems.variants(), asked), streams, kind_titles())
+        writer = SetWriter(fmt, problems.seed, problems.kinds, problems.options, streams,
+                           kind_titles())
+        writer.begin()
+        for parts, shapes in _rendered(problems, writer):
+            writer.put(parts)
+            for shape in shapes:
+                asked.setdefault(shape, None)
+        writer.end()
         out.open("submissions.csv").write(_empty_sheet(problems.kinds, asked))
         out.close()
         if pdf:
@@ -136,20 +141,40 @@ def write(problems, directory, fmt: str, force: bool, title: str | None, pdf: bo
         return out.paths()
 
 
-def _noting_asked(variants, asked: dict):
-    """The variants, passed on as they stream, each problem's asked names noted (in the
-    order grade reads them) for the sheet written after the last one.  Problems of one shape
-    share their names: `asked` stays as small as the set's distinct shapes."""
-    from derive.grading import asked_order
+def _rendered(problems, writer):
+    """(parts, asked shapes) of every variant in order: from the set if it is held, else
+    drawn one by one, by worker processes when the set is large
+    (derive.problemset.parallel); the same bytes either way."""
+    fn = _Rendered(writer)
+    if problems._pset is not None:  # noqa: SLF001  (a set already drawn is not drawn again)
+        for v in problems._pset.variants:  # noqa: SLF001
+            yield fn(v)
+        return
+    from derive.problemset.parallel import mapped_variants
 
-    for v in variants:
-        for p in v.problems:
-            asked.setdefault((p.kind, tuple(asked_order(p.answers, p.spec))), None)
-        yield v
+    yield from mapped_variants(problems.kinds, problems.count, problems.seed,
+                               problems.options, fn, progress=problems.progress)
+
+
+class _Rendered:
+    """A variant as write() takes it: the writer's parts (problems, solutions, its entry of
+    answers.json) and each problem's asked names (in the order grade reads them) for the
+    sheet written after the last variant.  Problems of one shape share their names, so the
+    sheet's columns stay as few as the set's distinct shapes.  A plain function of the
+    variant, so a worker process of derive.problemset.parallel can compute it."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def __call__(self, v) -> tuple:
+        from derive.grading import asked_order
+
+        return self.writer.parts(v), tuple((p.kind, tuple(asked_order(p.answers, p.spec)))
+                                           for p in v.problems)
 
 
 def _empty_sheet(kinds, asked: dict) -> str:
-    """submissions.csv for the problems noted by _noting_asked: what Problems.sheet() writes
+    """submissions.csv for the problems noted by _Rendered: what Problems.sheet() writes
     for a set held whole."""
     from derive.grading import sheet_columns
     from derive.submissions import empty_sheet

@@ -67,8 +67,9 @@ def rounded(value, places: int) -> Decimal:
 
 def text(value, places: int) -> str:
     """The value at `places` decimals, trailing zeros kept: '0.650', '-0.0100', never '-0.000'."""
-    if isinstance(value, (float, int)) and not isinstance(value, bool) and math.isfinite(value):
-        fast = _by_scaling(float(value), places)
+    if type(value) is float or (isinstance(value, (float, int))
+                                and not isinstance(value, bool)):
+        fast = _by_scaling(float(value), places)  # None also for an infinity or a NaN
         if fast is not None:
             return fast
     return format(rounded(value, places), "f")

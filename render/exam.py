@@ -139,11 +139,22 @@ class SetWriter:
         self.streams["answers"].write(_answers_head(self.seed, self.kinds,
                                                     self.options.to_dict()))
 
-    def variant(self, v) -> None:
-        for doc in DOCUMENTS:
-            self.streams[doc].write(self.templates[doc, "variant"].render(v=v, **self.context))
-        self.streams["answers"].write(("\n" if self.count == 0 else ",\n") + _answers_entry(v))
+    def parts(self, v) -> tuple[str, ...]:
+        """A variant as written: its problems, its solutions, its entry of answers.json (what
+        a worker process of derive.problemset.parallel hands back)."""
+        return (*(self.templates[doc, "variant"].render(v=v, **self.context)
+                  for doc in DOCUMENTS), _answers_entry(v))
+
+    def put(self, parts) -> None:
+        """A variant's parts (from parts()) written after the ones before."""
+        *docs, entry = parts
+        for doc, text in zip(DOCUMENTS, docs):
+            self.streams[doc].write(text)
+        self.streams["answers"].write(("\n" if self.count == 0 else ",\n") + entry)
         self.count += 1
+
+    def variant(self, v) -> None:
+        self.put(self.parts(v))
 
     def end(self) -> None:
         for doc in DOCUMENTS:

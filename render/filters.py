@@ -29,6 +29,9 @@ TABLE_WIDTH = 97  # a 100-column terminal, less the indent of 3 that the templat
 
 def number(x, places: int = 3, *, minus: str = "-") -> str:
     """x to `places` decimals, trailing zeros kept (0.0620, -0.0100); -0 shown as 0."""
+    if type(x) is float and -1e6 < x < 1e6:  # the common case first (never "-0.000")
+        text = decimals.text(x, places)
+        return text if text[0] != "-" else text.replace("-", minus)
     if x is None:
         return "—"
     x = float(x)
@@ -211,6 +214,9 @@ def finalizer(fmt: str):
               "markdown": lambda t: escape_markdown(escape_control(t))}.get(fmt)
 
     def finalize(value):
+        kind = type(value)  # the exact types first: called for every value a template prints
+        if kind is Markup or kind is int:
+            return value
         if escape is not None and isinstance(value, str) and not isinstance(value, Markup):
             return escape(value)
         return value

@@ -630,6 +630,31 @@ def test_numbers_shown_are_the_decimal_rounding(case):
     assert number(x, places) == want, (x, places)
 
 
+_EDGES = [0.0125, 2.675, -2.675, -0.0125, 0.5, -0.5, 1.0005, -1.0005, 0.33865, 0.1245,
+          -0.0004, -0.0005, 999999.9995, -999999.9995, 4503599627370495.5, 1e15 + 0.5, 1e-300,
+          -1e-300, 5e-324, 123456.7890125, -0.0, 0.0]
+
+
+@pytest.mark.parametrize("x", _EDGES)
+@pytest.mark.parametrize("places", [0, 1, 2, 3, 4, 6, 9])
+def test_ties_huge_and_tiny_values_round_as_the_decimal_rule(x, places):
+    """The fast paths (rounded_float, round_half_up on a float, number's common case) on the
+    values where a binary shortcut would go wrong: ties written in decimal, negatives, the
+    edges of 1e6 and 2**52, subnormals."""
+    from derive.numeric.network import round_half_up
+    from render.filters import MINUS, number
+
+    want = _half_up(x, places)
+    got = round_half_up(x, places)
+    assert got == want and math.copysign(1, got) == math.copysign(1, want), (x, places)
+    if abs(x) < 1e6:
+        text = format(_definition(x, places), "f")
+        if text.startswith("-") and not text.strip("-0."):
+            text = text[1:]
+        assert number(x, places) == text
+        assert number(x, places, minus=MINUS) == text.replace("-", MINUS)
+
+
 # ===================================================== hostile input, held out (issue 13)
 # Each class of input the adversarial probe found, generated rather than listed: expressions
 # with characters outside the grammar (comments, markup, control characters, look-alikes),

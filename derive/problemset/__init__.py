@@ -109,13 +109,23 @@ def fifteen(value):
     """Every float of a JSON-shaped value at 15 significant digits (DESIGN.md: JSON numbers
     never show binary noise: -1.7, not -1.7000000000000002); a double read from 15 digits
     prints back as exactly those digits."""
-    if isinstance(value, float):  # + 0.0: -0.0 is written 0.0
+    kind = type(value)  # the exact types first: a key has some 200 values per problem
+    if kind is float or isinstance(value, float):  # + 0.0: -0.0 is written 0.0
         return float(f"{value:.15g}") + 0.0 if math.isfinite(value) else value
-    if isinstance(value, dict):
-        return {k: fifteen(v) for k, v in value.items()}
+    if kind in _PLAIN:
+        return value
+    # a float or a plain value inside without a call (most of a key's values)
+    if kind is dict or isinstance(value, dict):
+        return {k: float(f"{v:.15g}") + 0.0 if type(v) is float and _isfinite(v)
+                else v if type(v) in _PLAIN else fifteen(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [fifteen(v) for v in value]
+        return [float(f"{v:.15g}") + 0.0 if type(v) is float and _isfinite(v)
+                else v if type(v) in _PLAIN else fifteen(v) for v in value]
     return value
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+_isfinite = math.isfinite
 
 
 def variant_id(seed: int, number: int) -> str:
@@ -172,11 +182,8 @@ class _Seen:
         self.digests.add(_digest(text))
 
 
-def iter_variants(kinds, variants: int, seed: int, options: Options = Options(),
-                  progress=None):
-    """The variants one by one (each with one problem of every kind in `kinds`), so that a
-    writer can stream them: memory does not grow with their number.  With options.chain the
-    forward, loss, backward and update problems of a variant share one network."""
+def prepare(kinds, variants: int, options: Options) -> tuple[tuple[str, ...], list]:
+    """The kinds checked (and the chained ones, with options.chain), before any drawing."""
     from derive.problemset import chain
 
     kinds = tuple(kinds)
@@ -187,22 +194,54 @@ def iter_variants(kinds, variants: int, seed: int, options: Options = Options(),
     linked = chain.chained(kinds) if options.chain else []
     if options.chain:
         chain.check_chain(kinds)
-    seen = {name: _Seen() for name in (*kinds, "chain")}
+    return kinds, linked
+
+
+def new_seen(kinds) -> dict:
+    """Empty fingerprint sets: one per kind, and the chain's."""
+    return {name: _Seen() for name in (*kinds, "chain")}
+
+
+def draw_variant(kinds, linked, seed: int, number: int, options: Options, seen: dict):
+    """Variant `number`, unlike the problems whose fingerprints are in `seen` (which gets
+    this variant's), and the digests it added: [(set, digest), ...].  A variant depends on
+    the earlier ones only through `seen`: drawn with empty sets it is the same variant
+    whenever none of the digests it added was in the sets of the earlier variants
+    (derive.problemset.parallel draws variants so, in other processes)."""
+    from derive.problemset import chain
+
+    added = []
+
+    def note(key, text):
+        digest = _digest(text)
+        seen[key].digests.add(digest)
+        added.append((key, digest))
+
+    group = {}
+    if linked:
+        group = chain.generate_chain(kinds, seed, number, options, variant_id(seed, number),
+                                     seen["chain"])
+        note("chain", chain.fingerprint(next(iter(group.values()))))
+    problems = []
+    for name in kinds:
+        if name in group:
+            p = group[name]
+        else:
+            p = generate_problem(name, seed, number, options, seen[name])
+            note(name, _fingerprint(p))
+        problems.append(p)
+    return Variant(number, variant_id(seed, number), tuple(problems)), added
+
+
+def iter_variants(kinds, variants: int, seed: int, options: Options = Options(),
+                  progress=None):
+    """The variants one by one (each with one problem of every kind in `kinds`), so that a
+    writer can stream them: memory does not grow with their number.  With options.chain the
+    forward, loss, backward and update problems of a variant share one network."""
+    kinds, linked = prepare(kinds, variants, options)
+    seen = new_seen(kinds)
     for number in range(1, variants + 1):
-        vid = variant_id(seed, number)
-        group = {}
-        if linked:
-            group = chain.generate_chain(kinds, seed, number, options, vid, seen["chain"])
-            seen["chain"].add(chain.fingerprint(next(iter(group.values()))))
-        problems = []
-        for name in kinds:
-            if name in group:
-                p = group[name]
-            else:
-                p = generate_problem(name, seed, number, options, seen[name])
-                seen[name].add(_fingerprint(p))
-            problems.append(p)
-        yield Variant(number, vid, tuple(problems))
+        yield draw_variant(kinds, linked, seed, number, options, seen)[0]
         if progress is not None:
             progress(number)
 

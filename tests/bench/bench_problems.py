@@ -7,7 +7,9 @@ Target (issue 15): at most the time of the PyTorch script (ratio <= 1). Run with
     pytest tests/bench/bench_problems.py -o addopts="" --benchmark-only -s
 (tests/bench is outside the default run).  Both commands run with their bytecode cached, as
 an installed package has it (a checkout run with PYTHONDONTWRITEBYTECODE would compile every
-module of derive at each start, and none of torch's).
+module of derive at each start, and none of torch's).  From 200 variants derive draws and
+renders with one worker process per CPU (derive/problemset/parallel.py), so its wall time
+depends on the machine's cores being free; the interleaved pairs report CPU time as well.
 """
 
 import json
