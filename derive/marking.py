@@ -630,7 +630,7 @@ def check(spec: Spec, answers: dict, decimals: int = 3, example: int = 0) -> Che
             raise DeriveError(f"unknown quantity '{name if len(name) <= 40 else name[:37] + '...'}'"
                               f"{did_you_mean(name, valid)}; "
                               f"valid names for this network: {shown}")
-    results = mark(comp, [answers], key=[spec_key(comp, answers)])[0]
+    results = mark(comp, [answers], key=[spec_key(comp, answers)], printed_unknown=True)[0]
     return CheckReport(all(r.ok for r in results), results, spec.title, spec.source, decimals,
                        spec.loss, spec.learning_rate)
 
@@ -683,7 +683,7 @@ CHAINS = {0: None, 1: "exact", 2: "hand", 3: "key"}
 
 
 def mark(comp: Computation, answers: list, fixed: list | None = None,
-         key: list | None = None) -> list[tuple[Result, ...]]:
+         key: list | None = None, printed_unknown: bool = False) -> list[tuple[Result, ...]]:
     """Mark the answers of every row of comp (one dict name -> number or text as written, per
     row); the results of each row in computation order.
 
@@ -692,10 +692,13 @@ def mark(comp: Computation, answers: list, fixed: list | None = None,
     key (optional, per row, name -> Key): a value not carried forward is right iff it lies in
     one of its key's intervals; one resting on a wrong earlier value is also right when it
     follows from the student's own values (carried forward).  Without a key a value is right
-    when it matches either chain at the precision written.
+    when it matches either chain at the precision written.  printed_unknown (check): which
+    values a problem printed is not known, so a value is also right on the exact chain from
+    the student's forward values alone, or from their error terms alone (what a chained
+    exam's statement prints for a later problem to build on).
     """
     parsed = [{name: _answer(name, value) for name, value in row.items()} for row in answers]
-    marked = mark_batch(comp, parsed, fixed, key)
+    marked = mark_batch(comp, parsed, fixed, key, printed_unknown)
     out = [[] for _ in range(comp.rows)]
     for m in marked:
         q, formula = m.quantity, comp.formula(m.quantity)
@@ -740,13 +743,14 @@ def diagnosis(comp: Computation, m: Marked, row: int, a: Answer) -> dict:
 
 
 def mark_batch(comp: Computation, answers: list, fixed: list | None = None,
-               key: list | None = None) -> list[Marked]:
+               key: list | None = None, printed_unknown: bool = False) -> list[Marked]:
     """mark() for grade: the answers already read (name -> Answer, per row), the marks kept
     as arrays over the rows, one Marked per quantity some row gave."""
     if len(answers) != comp.rows:
         raise ValueError("one answers dict per row")
     with np.errstate(all="ignore"):
-        return _mark(comp, answers, fixed or [{}] * comp.rows, key or [{}] * comp.rows)
+        return _mark(comp, answers, fixed or [{}] * comp.rows, key or [{}] * comp.rows,
+                     printed_unknown)
 
 
 def _per_row(rows: list, names, value, missing=np.nan) -> dict:
@@ -760,7 +764,8 @@ def _per_row(rows: list, names, value, missing=np.nan) -> dict:
     return out
 
 
-def _mark(comp: Computation, answers: list, fixed: list, key: list):
+def _mark(comp: Computation, answers: list, fixed: list, key: list,
+          printed_unknown: bool = False):
     R, decimals, order = comp.rows, comp.decimals, comp.order
     parsed = answers
     names = comp.names()
@@ -778,6 +783,19 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
 
     exact_raw, exact, used = comp.chain(cg)
     hand_raw, hand, _ = comp.chain(cg, places=decimals)
+    # check (no key) does not know which of the values a student wrote a problem printed
+    # for them: a chained exam prints the forward pass (or the error terms) that a later
+    # problem builds on, and the key computes on from those printed values unrounded.  So a
+    # value resting on right values is also right on the exact chain recomputed from the
+    # student's forward values alone, or from their error terms alone (grade knows the key's
+    # givens and does not need this)
+    anchored = []
+    if printed_unknown:
+        for kinds in (("net", "out"), ("err",)):
+            anchors = {q.name for q in order if q.kind in kinds}
+            if anchors & set(gv):
+                anchored.append(comp.chain({name: v for name, v in cg.items()
+                                            if name in anchors or name in fx})[0])
     # the model answers (both chains, from the stated values) are the same for every row of
     # one network with the same stated values: worked out once for each, then laid out
     distinct: dict = {}
@@ -838,10 +856,20 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
         c_pure_exact = close(pure_exact[n])
         ok_pure = c_pure_exact | close_chain(pure_hand_raw[n], pure_hand[n], decimals)
         conditions = [c_exact, c_hand, c_pure_exact, ok_pure]
-        on_a_chain = c_exact | c_hand | ok_pure  # right by the chains, key or no key
         chains = [1, 2, 1, 2]  # exact, hand
         expecteds = [exact[n], hand[n], pure_exact[n], pure_hand[n]]
         carried_values = [exact[n], hand_raw[n], pure_exact[n], pure_hand_raw[n]]
+        model_pure = ok_pure  # the chains from the stated values: the model answer's
+        c_anchored = false
+        for a in anchored:  # the student's own values, and right ones: right, not carried
+            c = close(a[n]) & ~deps_tainted
+            conditions.append(c)
+            chains.append(1)
+            expecteds.append(a[n])
+            carried_values.append(a[n])
+            c_anchored = c_anchored | c
+        ok_pure = ok_pure | c_anchored
+        on_a_chain = c_exact | c_hand | ok_pure  # right by the chains, key or no key
         default_expected = exact[n]
         keyed_answer = None
         keyed = [row.get(n) for row in key]
@@ -865,6 +893,12 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
             unit = 1e-9 * _half_units(asked + np.zeros(R))
             own_right = (np.abs(g - round_half_up_rows(exact[n], asked)) <= unit) | \
                 (np.abs(g - round_half_up_rows(hand[n], asked)) <= unit)
+            anchored_right = false  # check: from the forward pass or the error terms alone
+            for a in anchored:
+                anchored_right = anchored_right | \
+                    (np.abs(g - round_half_up_rows(a[n], asked)) <= unit)
+            anchored_right = anchored_right & ~deps_tainted
+            own_right = own_right | anchored_right
             ok_keyed = np.where(deps_tainted, c_exact | c_hand | in_key, in_key | own_right)
             # the key's intervals are at the places asked; a value written to more places is
             # marked at the precision written, against the chains (DESIGN.md, derive check)
@@ -874,12 +908,14 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
             chains.append(3)  # the key
             expecteds.append(answer)
             carried_values.append(answer)
-            ok_pure = np.where(decides, in_key, ok_pure)
+            # right whatever the earlier values: in the key, or (check) on a chain from the
+            # student's right forward pass or error terms, which a statement may have printed
+            ok_pure = np.where(decides, in_key | anchored_right, ok_pure)
             keyed_answer = answer
             default_expected = np.where(has_key & ~deps_tainted, answer, exact[n])
         chain = np.select(conditions, chains, 0)
         # own: matched a chain recomputed from the student's own earlier values
-        own = conditions[0] | conditions[1]
+        own = conditions[0] | conditions[1] | c_anchored
         expected = np.select(conditions, expecteds, default_expected)
         carried_value = np.select(conditions, carried_values, np.nan)
         # the student's values lead nowhere: the model answer
@@ -887,7 +923,7 @@ def _mark(comp: Computation, answers: list, fixed: list, key: list):
         ok = chain > 0
         # the model answer: the key's, or the chain the student followed where it is the right
         # one (hand rounding shows the slides' digits), else the exact one
-        model_answer = np.where(ok_pure & ~c_pure_exact, pure_hand[n], pure_exact[n])
+        model_answer = np.where(model_pure & ~c_pure_exact, pure_hand[n], pure_exact[n])
         if keyed_answer is not None:
             model_answer = np.where(np.isfinite(keyed_answer), keyed_answer, model_answer)
         # from the student's own earlier values, where one of them was wrong: what this value

@@ -37,7 +37,15 @@ def run(*args, env=None):
 
 
 def half_up(x: float, places: int) -> float:
-    return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    """Rounded half up on the decimal x stands for (DESIGN.md): its repr, or its 15
+    significant digits when the repr is longer (binary noise: 0.5 - 0.2795 computes as
+    0.22049999999999997, which is 0.2205 and rounds to 0.221)."""
+    d = Decimal(repr(x))
+    if x != 0 and len(d.as_tuple().digits) > 15:
+        short = Decimal(f"{x:.15g}")
+        if short.adjusted() - 14 <= -(places + 2):
+            d = short
+    return float(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def written(x: float, places: int) -> str:
@@ -264,13 +272,10 @@ def _student(raw: dict, decimals: int, slip: dict) -> dict:
 # check marks a value that rests on right values by the rounding intervals of the right
 # chains (the network's exact and hand-rounded ones, and those recomputed from the values the
 # student wrote), as a key does, never by one wide tolerance.  A chain that starts mid-way
-# (backward given the printed outputs) keys its answers exactly from the printed values with
-# the asked intermediates unrounded (Err6 0.147053, written 0.1471): a calculator's chain that
-# check, which does not know which values the statement printed, cannot tell from a slip.
-# derive grade knows them (the key's `givens` are its stated values) and takes these answers
-# (tests/test_grade.py); check refuses some: strict, so that the marker goes if they pass.
-PRINTED = pytest.mark.xfail(strict=True, reason="check does not know which values a statement "
-                            "printed; grade does (the key's givens)")
+# (backward given the printed outputs, update given the printed error terms) keys its answers
+# exactly from the printed values; check does not know which values were printed, so it also
+# takes the exact chain from the student's forward pass alone and from their error terms
+# alone (derive.marking.mark, printed_unknown).  Every configuration below must pass.
 CHAINS = [
     (("sigmoid", "half_sse", (3, 2, 1)), "forward,loss,backward,update", None),
     (("tanh", "sse", (2, 3, 2)), "forward,loss,backward,update", None),
@@ -284,10 +289,10 @@ CHAINS = [
     (("relu", "mse", (3, 2, 1)), "loss,backward", None),
     (("sigmoid", "bce", (3, 2, 2)), "forward,update", None),
     (("elu", "half_sse", (2, 2, 2)), "forward,update", None),
-    (("sigmoid", "half_sse", (3, 2, 1)), "backward,update", PRINTED),
-    (("tanh", "sse", (2, 3, 2)), "forward,update", PRINTED),
-    (("sigmoid", "ce", (3, 2, 3)), "forward,update", PRINTED),
-    (("elu", "half_sse", (2, 2, 2)), "loss,backward", PRINTED),
+    (("sigmoid", "half_sse", (3, 2, 1)), "backward,update", None),
+    (("tanh", "sse", (2, 3, 2)), "forward,update", None),
+    (("sigmoid", "ce", (3, 2, 3)), "forward,update", None),
+    (("elu", "half_sse", (2, 2, 2)), "loss,backward", None),
 ]
 
 
@@ -311,6 +316,28 @@ def test_chained_keys_are_right_for_check(network, kinds):
         assert report.ok, (kinds, v.id, [(r.name, r.given, r.expected)
                                         for r in report.results if not r.ok])
         assert not any(r.carried_forward for r in report.results if r.name not in printed)
+
+
+def test_check_takes_the_printed_chain_and_nothing_wider():
+    """A chained backward problem prints o4 = 0.723 and o6 = 0.367; the key's dw4_6 is
+    -Err6·o4 with Err6 from the printed o6 unrounded: -0.1063.  A student who rounded Err6 to
+    0.1471 first gets -0.1064.  check takes both (right, not carried forward: every value they
+    rest on is right), and neither -0.1062 nor -0.1065."""
+    v = next(v for v in iter_variants(["backward", "update"], 4, 11, Options(chain=True))
+             if v.id == "S11-V04")
+    printed = {n: written(x, 4 if n.startswith("Err") else 3)
+               for p in v.problems for n, x in p.givens.items()}
+    assert (printed["o4"], printed["o6"]) == ("0.723", "0.367")
+    o4, o6 = 0.723, 0.367
+    err6 = o6 * (1 - o6) * (v.problems[0].spec["examples"][0]["target"][0] - o6)
+    assert written(-err6 * o4, 4) == "-0.1063"  # the key's, from the printed values
+    assert written(-float(written(err6, 4)) * o4, 4) == "-0.1064"  # Err6 rounded first
+    for dw, right in (("-0.1063", True), ("-0.1064", True), ("-0.1062", False),
+                      ("-0.1065", False)):
+        values = {**printed, "Err6": written(err6, 4), "dw4_6": dw}
+        r = {x.name: x for x in check(from_dict(v.problems[0].spec), values, 3).results}
+        assert r["dw4_6"].ok is right, dw
+        assert not r["dw4_6"].carried_forward
 
 
 def test_a_slip_in_problem_1_costs_one_mark_in_the_chain():
