@@ -164,3 +164,14 @@ def test_latex_sets_the_characters_of_descriptions():
     never replaced by '?'."""
     for text in ("z·Φ(z) = z (1 + erf(z/√2))/2", "b ← b + η Err", "θ ← θ − η ∂E/∂θ", "α ≈ 1"):
         assert "?" not in escape_tex(text), text
+
+
+def test_a_named_function_is_not_defined_by_itself():
+    """tanh's definition is tanh(z): the terminal says f(z) = tanh(z), never the empty
+    'tanh(z) = tanh(z)'; sigmoid keeps σ(z) = 1/(1 + e^(−z))."""
+    import derive
+
+    for text in (derive.example(activation="tanh").to_text(), derive.activation("tanh").to_text()):
+        assert "tanh(z) = tanh(z)" not in text
+        assert "f(z) = tanh(z)" in text
+    assert "σ(z) = 1/(1 + e^(−z))" in derive.example().to_text()
