@@ -11,7 +11,6 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 
 from derive.errors import DeriveError, did_you_mean
@@ -67,10 +66,7 @@ class Spec:
     input_names: tuple[str, ...] = ()
     source: str = field(default="", compare=False)  # where it came from, for messages
 
-    # sizes and units are asked for some fifty times in drawing a problem: a frozen spec
-    # computes them once (cached_property keeps them in the instance's __dict__, outside the
-    # dataclass's fields, so equality, hashing and replace() are as before)
-    @cached_property
+    @property
     def sizes(self) -> tuple[int, ...]:
         return (self.layers[0].fan_in, *[layer.size for layer in self.layers])
 
@@ -78,18 +74,8 @@ class Spec:
     def n_inputs(self) -> int:
         return self.sizes[0]
 
-    @cached_property
-    def _units(self) -> tuple[range, ...]:
-        sizes, start, out = self.sizes, 1, []
-        for size in sizes:
-            out.append(range(start, start + size))
-            start += size
-        return tuple(out)
-
     def units(self, layer: int) -> range:
         """Unit numbers (the lecture's, from 1) of layer 0 (inputs) .. len(layers)."""
-        if type(layer) is int and 0 <= layer < len(self._units):
-            return self._units[layer]
         sizes = self.sizes
         start = 1 + sum(sizes[:layer])
         return range(start, start + sizes[layer])
