@@ -410,16 +410,7 @@ def mathml_name(name: str) -> Markup:
 def for_format(fmt: str) -> dict:
     minus = MINUS if fmt == "text" else "-"
 
-    @functools.lru_cache(maxsize=4096)
-    def num_float(x: float, places: int) -> Markup:
-        return Markup(number(x, places, minus=minus))
-
     def num(x, places=3):
-        # a variant prints most values two or three times (an output in the forward pass, in
-        # the loss, in the backward sums, in the answer table): a float is formatted once at
-        # its places (the only floats equal as keys, 0.0 and -0.0, print alike)
-        if type(x) is float:
-            return num_float(x, places)
         return Markup(number(x, places, minus=minus))
 
     def giv(x):
