@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -147,49 +146,16 @@ def answer_keys(answers: dict, places: dict, routes: dict | None = None,
             continue
         values = [v, *routes.get(n, ())]
         tol[n] = intervals.half_unit(places[n])
-        fast = _rounded_floats(values, places[n])
-        if fast is not None:  # the usual case: the key's entries of these rounded values
-            accept, shown = _accept_right_of_rounded(fast, places[n])
-            acc[n], right[n] = [list(pair) for pair in accept], list(shown)
+        fast = intervals.right_and_accept(values, places[n])
+        if fast is not None:  # the usual case, on integers
+            right[n], acc[n] = fast
             continue
-        acc[n], right[n] = _accept_right(values, places[n])
+        # intervals.accept, from the right values rounded once
+        shown = intervals.right_values(values, places[n])
+        h = intervals.half_unit_decimal(places[n])
+        acc[n] = intervals.as_json([(r - h, r + h) for r in sorted(shown)])
+        right[n] = [float(r) for r in shown]
     return {"tolerance": tol, "accept": acc, "right": right, "words": words}
-
-
-def _rounded_floats(values, places: int) -> tuple | None:
-    """The values rounded to `places` (as the floats of the decimals intervals.rounded gives)
-    when binary scaling can tell for each of them, else None.  Right values and intervals
-    depend on the values only through these, and answers repeat them from problem to problem
-    (a value at 3 or 4 places), where the values themselves never repeat."""
-    if places > 9:  # intervals.rounded's fast path: at most 15 significant digits
-        return None
-    out = []
-    for v in values:
-        if type(v) is not float or not -1e6 < v < 1e6:
-            return None
-        r = intervals.rounded_float(v, places)
-        if r is None:
-            return None
-        out.append(r)
-    return tuple(out)
-
-
-def _accept_right(values, places: int) -> tuple[list, list]:
-    """intervals.accept of the values as JSON, and their right values as floats."""
-    # intervals.accept, from the right values rounded once
-    shown = intervals.right_values(values, places)
-    h = intervals.half_unit_decimal(places)
-    return (intervals.as_json([(r - h, r + h) for r in sorted(shown)]),
-            [float(r) for r in shown])
-
-
-@lru_cache(maxsize=65536)  # rounded values recur: their entries are computed once
-def _accept_right_of_rounded(fast: tuple, places: int) -> tuple:
-    """_accept_right of values already rounded (a rounded float rounds to itself, so
-    intervals.right_values gives the same decimals for it as for the value), as tuples: the
-    callers copy them into lists of their own."""
-    accept, right = _accept_right(fast, places)
-    return tuple(map(tuple, accept)), tuple(right)
 
 
 def check_finite(values: dict) -> None:
