@@ -21,6 +21,7 @@ import tomllib
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -251,8 +252,15 @@ def asked_order(answers, raw_spec) -> list[str]:
             _ORDERS[shape] = plan(from_dict(raw_spec, "spec"))[0]
         except DeriveError:
             _ORDERS[shape] = []
+    return list(_ordered(shape, tuple(names)))
+
+
+@lru_cache(maxsize=1024)  # a problem set asks it for every problem, of a few shapes
+def _ordered(shape: str, names: tuple) -> tuple:
+    """The names in the order of the plan of `shape` (_ORDERS[shape], set before and never
+    changed), the others after them in their own order."""
     position = {n: i for i, n in enumerate(_ORDERS[shape])}
-    return sorted(names, key=lambda n: (position.get(n, len(position)), names.index(n)))
+    return tuple(sorted(names, key=lambda n: (position.get(n, len(position)), names.index(n))))
 
 
 _PLANS: dict = {}  # structure -> (names in computation order, formula by name)

@@ -130,6 +130,35 @@ def as_json(intervals) -> list[list[float]]:
     return [[float(lo), float(hi)] for lo, hi in intervals]
 
 
+def right_and_accept(values, places: int) -> tuple[list[float], list[list[float]]] | None:
+    """[float(r) for r in right_values(values, places)] and as_json(accept(values, places)),
+    computed on integers where binary scaling settles every value's digits; None otherwise.
+
+    A value v rounds to the integer n = v's digits at `places` (rounded_float gives n / 10^p,
+    the float nearest the decimal, which scaling back turns into n exactly for |v| < 1e6 and
+    places <= 9).  The interval's ends are the decimals (10n -+ 5) / 10^(p+1), and Python's
+    division of two integers is correctly rounded, as float() of a Decimal is: the same floats
+    as the Decimal route, without building a Decimal (a key asks this for every answer)."""
+    if not 0 <= places <= 9:
+        return None
+    scale = _SCALES[places]
+    ns: list[int] = []
+    for v in values:
+        if type(v) is not float or not -1e6 < v < 1e6:
+            return None
+        r = rounded_float(v, places)
+        if r is None:
+            return None
+        n = round(r * scale)
+        if n not in ns:
+            ns.append(n)
+    ns[1:] = sorted(ns[1:])
+    right = [n / scale + 0.0 for n in ns]  # + 0.0: a zero is 0.0, as float(Decimal('0.000'))
+    tenth = 10 ** (places + 1)
+    accept = [[(10 * n - 5) / tenth, (10 * n + 5) / tenth] for n in sorted(ns)]
+    return right, accept
+
+
 def accepted(given, intervals) -> bool:
     """Is the written number (text, or a float read as its shortest repr) in an interval?
     Bounds are inclusive, as Moodle and Canvas compare."""

@@ -38,6 +38,32 @@ def test_accept_is_one_rounding_interval_per_distinct_right_value():
     assert not intervals.accepted("0.0578", acc) and not intervals.accepted("0.0575", acc)
 
 
+def test_right_and_accept_on_integers_is_the_decimal_route():
+    """The key's right values and intervals computed on integers (right_and_accept) are the
+    very floats of right_values, accept and as_json: ties, near-ties, zeros, both signs."""
+    rng = random.Random(15)
+    checked = 0
+    for _ in range(20_000):
+        places = rng.randint(0, 9)
+        if rng.random() < 0.4:  # decimals one place past the rounding place: exact ties
+            values = [round(rng.uniform(-50, 50), places + 1) for _ in range(rng.randint(1, 3))]
+        else:
+            scale = 10 ** rng.uniform(-8, 5.9)
+            values = [rng.choice((-1, 1)) * scale * rng.random()
+                      for _ in range(rng.randint(1, 3))]
+        if rng.random() < 0.1:
+            values[0] = rng.choice((0.0, -0.0, 1e-300, -1e-300))
+        fast = intervals.right_and_accept(values, places)
+        if fast is None:
+            continue
+        checked += 1
+        right = [float(r) for r in intervals.right_values(values, places)]
+        assert [repr(r) for r in fast[0]] == [repr(r) for r in right], (values, places)
+        assert fast[1] == intervals.as_json(intervals.accept(values, places)), (values, places)
+    assert checked > 15_000
+    assert intervals.right_and_accept([1e7], 3) is None  # beyond binary scaling: Decimal's
+
+
 def test_check_and_the_key_are_the_same_rule_seen_from_both_sides():
     """A number written to the places asked is right for a chain value x exactly when it is in
     x's rounding interval (the key's side) and when |g - x| <= half a unit (check's side)."""

@@ -95,25 +95,28 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
 
     ex = spec.examples[example]
     sizes = spec.sizes
+    # each layer's unit numbers, once (spec.units computes them afresh at every call)
+    all_units = [spec.units(n) for n in range(len(sizes))]
     values = {**trace.forward}
-    for j, x in zip(spec.units(0), ex.input):
+    for j, x in zip(all_units[0], ex.input):
         values[f"o{j}"] = float(x)
 
     network, forward = [], []
     for n, layer in enumerate(spec.layers, start=1):
         act = functions.activation(layer.activation, layer.params)
         units = []
-        for u, k in enumerate(spec.units(n)):
+        symbol = activation_def(layer.activation).symbol
+        for u, k in enumerate(all_units[n]):
             incoming = [{"from": j, "w": layer.weights[u][v]}
-                        for v, j in enumerate(spec.units(n - 1))]
+                        for v, j in enumerate(all_units[n - 1])]
             units.append({"unit": k, "activation": layer.activation, "weights": incoming,
                           "bias": layer.biases[u], "params": dict(act.params)})
             forward.append({
                 "unit": k, "layer": n, "activation": layer.activation,
-                "symbol": activation_def(layer.activation).symbol,
+                "symbol": symbol,
                 "output_layer": n == len(spec.layers),
                 "terms": [{"from": j, "o": values[f"o{j}"], "w": layer.weights[u][v],
-                           "given": n == 1} for v, j in enumerate(spec.units(n - 1))],
+                           "given": n == 1} for v, j in enumerate(all_units[n - 1])],
                 "bias": layer.biases[u], "net": trace.forward[f"i{k}"],
                 "out": trace.forward[f"o{k}"],
             })
@@ -124,28 +127,31 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
     L = len(spec.layers)
     backward = []
     loss_fn = functions.loss(spec.loss)
+    # -dE/do of the output units: one call for the layer (each unit reads its own entry)
+    outs = np.array([[trace.forward[f"o{m}"] for m in all_units[L]]])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        grads = loss_fn.gradient(outs, np.array([ex.target]))
     for n in range(L, 0, -1):
         layer = spec.layers[n - 1]
         act = functions.activation(layer.activation, layer.params)
-        units = spec.units(n)
+        symbol = activation_def(layer.activation).symbol
+        units = all_units[n]
         # f' of the whole layer at once (one call, not one per unit)
         fprimes = np.ravel(act.derivative(
             np.array([trace.forward[f"i{k}"] for k in units]),
             np.array([trace.forward[f"o{k}"] for k in units]))) if act.elementwise else None
-        for u in reversed(range(spec.sizes[n])):  # the lecture's order: Err6, Err5, Err4
+        for u in reversed(range(sizes[n])):  # the lecture's order: Err6, Err5, Err4
             k = units[u]
             i_k, o_k = trace.forward[f"i{k}"], trace.forward[f"o{k}"]
             fprime = float(fprimes[u]) if act.elementwise else None
             # softmax couples the units: no single f′ per unit, Err comes from the Jacobian
             coupled = not act.elementwise
             row = {"unit": k, "layer": n, "output_layer": n == L, "activation": layer.activation,
-                   "symbol": activation_def(layer.activation).symbol, "coupled": coupled,
+                   "symbol": symbol, "coupled": coupled,
                    "net": i_k, "out": o_k, "fprime": None if coupled else fprime,
                    "Err": trace.backward[f"Err{k}"]}
             if n == L:
-                outs = np.array([[trace.forward[f"o{m}"] for m in spec.units(L)]])
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    g = loss_fn.gradient(outs, np.array([ex.target]))[0, u]
+                g = grads[0, u]
                 clipped = not np.isfinite(g)
                 if clipped:  # o is exactly 0 or 1 (saturated, or rounded): log clipped to ε
                     tiny = np.finfo(float).eps
@@ -156,7 +162,7 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                 row["clipped"] = False
                 nxt = spec.layers[n]
                 row["sum"] = [{"to": m, "w": nxt.weights[v][u], "Err": trace.backward[f"Err{m}"]}
-                              for v, m in enumerate(spec.units(n + 1))]
+                              for v, m in enumerate(all_units[n + 1])]
             backward.append(row)
 
     # a dead unit: f′(i) is exactly 0 where it sits (not softmax, not a unit without gradient)
@@ -170,9 +176,9 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
     updates = []
     eta = spec.learning_rate
     for n, layer in enumerate(spec.layers, start=1):
-        for u, k in enumerate(spec.units(n)):
+        for u, k in enumerate(all_units[n]):
             err = trace.backward[f"Err{k}"]
-            for v, j in enumerate(spec.units(n - 1)):
+            for v, j in enumerate(all_units[n - 1]):
                 name = f"w{j}_{k}"
                 o_j = values[f"o{j}"]
                 updates.append({"name": name, "kind": "w", "from": j, "to": k,
@@ -205,7 +211,7 @@ def worked_example(spec: Spec, example: int = 0, rounding: str = "exact",
                                                    dict(layer.params))))
     out_act = at_params(activation_def(spec.layers[-1].activation), dict(spec.layers[-1].params))
     loss_terms = tuple({"unit": k, "target": t, "out": trace.forward[f"o{k}"]}
-                       for k, t in zip(spec.units(L), ex.target))
+                       for k, t in zip(all_units[L], ex.target))
     return WorkedExample(
         title=spec.title, rounding=rounding, decimals=decimals, learning_rate=eta,
         sizes=sizes, input_names=spec.input_names,

@@ -146,6 +146,10 @@ def answer_keys(answers: dict, places: dict, routes: dict | None = None,
             continue
         values = [v, *routes.get(n, ())]
         tol[n] = intervals.half_unit(places[n])
+        fast = intervals.right_and_accept(values, places[n])
+        if fast is not None:  # the usual case, on integers
+            right[n], acc[n] = fast
+            continue
         # intervals.accept, from the right values rounded once
         shown = intervals.right_values(values, places[n])
         h = intervals.half_unit_decimal(places[n])

@@ -31,8 +31,10 @@ from derive.symbolic.definitions import ACTIVATIONS, activation_def
 LEARNING_RATES = (0.1, 0.2, 0.25, 0.5, 0.75, 0.8, 0.9, 1.0)
 WEIGHTS = np.array([w for w in grid(-1.0, 1.0, 0.1) if w != 0])
 FINE_WEIGHTS = np.array([w for w in grid(-1.0, 1.0, 0.05) if w != 0])
-BIASES = grid(-0.5, 0.5, 0.1)
-FRACTIONS = grid(0.1, 0.9, 0.1)
+# plain floats (the grid's values): filtering and choosing among them is done per unit, and
+# a NumPy scalar is slower to take abs() of and to hash than a float
+BIASES = tuple(grid(-0.5, 0.5, 0.1).tolist())
+FRACTIONS = tuple(grid(0.1, 0.9, 0.1).tolist())
 MISTAKES = {
     "loss_factor": "the factor 2 of the loss convention (E = Σ(t−o)² against ½Σ(t−o)²)",
     "output_fprime": "f′(i) left out of the output unit's error term (Err = −∂E/∂o)",
@@ -106,21 +108,24 @@ def revive(raw: dict) -> dict:
     weights and bias negated, which mirrors the net input; the grid values stay on the grid.
     Draws for ReLU networks would otherwise almost never have every unit alive."""
     x = np.array(raw["examples"][0]["input"], dtype=float)
-    for layer in raw["layers"]:
-        params = activation_def(layer["activation"]).defaults
-        act = functions.activation(layer["activation"],
-                                   tuple(sorted((k, layer.get(k, v)) for k, v in params.items())))
+    last = len(raw["layers"]) - 1
+    for n, layer in enumerate(raw["layers"]):
+        definition = activation_def(layer["activation"])
+        act = functions.activation(layer["activation"], tuple(sorted(
+            (k, layer.get(k, v)) for k, v in definition.defaults.items())))
         W, b = np.array(layer["weights"]), np.array(layer["biases"])
         i = W @ x + b
-        if activation_def(layer["activation"]).elementwise:
+        if definition.elementwise:
             dead = np.abs(np.ravel(act.df(z=i, **dict(act.params)))) < 1e-12
-            flip = np.where(dead & (np.abs(i) > 1e-9), -1.0, 1.0)
-            if (flip < 0).any():
+            flipped = dead & (np.abs(i) > 1e-9)
+            if flipped.any():  # most draws have no dead unit: nothing to negate
+                flip = np.where(flipped, -1.0, 1.0)
                 W, b = W * flip[:, None], b * flip
-                layer["weights"] = [[float(v) + 0.0 for v in row] for row in W]
+                layer["weights"] = [[v + 0.0 for v in row] for row in W.tolist()]
                 i = W @ x + b
-            layer["biases"] = [float(v) + 0.0 for v in b]
-        x = act(i)
+            layer["biases"] = [v + 0.0 for v in b.tolist()]
+        if n < last:  # the output layer's outputs feed nothing here
+            x = act(i)
     return raw
 
 
