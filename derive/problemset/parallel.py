@@ -11,11 +11,15 @@ it too) and its parts are written as they came; otherwise (rare: two variants al
 draws and renders that variant itself, with the sets.  A worker's failure is handled the same
 way, so an error is raised by the parent, at the variant where one process raises it.
 
-Memory stays bounded: at most WINDOW chunks of CHUNK variants are out at a time.  Workers
-ignore Ctrl-C (the parent takes it) and are terminated when the parent stops, for whatever
-reason; a worker whose parent is killed reads the end of its task pipe and exits.  A worker
-that dies (killed by a signal, by the out-of-memory killer) takes its task with it: the parent
-sees it gone, ends the others and draws the rest of the set itself.
+Memory stays bounded: at most WINDOW chunks of CHUNK variants are out per worker.  Each
+worker is a plain fork with a pipe for its tasks and one for its results, and shares no lock
+with the parent: multiprocessing.Pool's terminate() can wait forever on a queue lock that an
+idle worker holds (its _help_stuff_finish), which made Ctrl-C hang now and then on a busy
+machine.  Workers ignore Ctrl-C (the parent takes it); whenever the parent stops, for whatever
+reason, it kills its workers and waits for them, so none outlives it; a worker whose parent is
+killed reads the end of its task pipe and exits.  A worker that dies (killed by a signal, by
+the out-of-memory killer) closes its result pipe: the parent sees the end, ends the others and
+draws the rest of the set itself.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections import deque
 MIN_VARIANTS = 200  # below this, starting the workers costs more than it saves
 CHUNK = 16  # variants per task
 WINDOW = 3  # chunks out per worker (bounds memory, keeps the workers busy)
+MAX_JOBS = 32  # DERIVE_JOBS is bounded like every other piece of work
 
 _job = None  # (kinds, linked, seed, options, fn): set before the fork, read by the workers
 
@@ -39,14 +44,8 @@ def workers(variants: int) -> int:
             n = int(wanted)
         except ValueError:
             n = 1
-        return n if n > 1 and variants > 1 else 0
-    if variants < MIN_VARIANTS:
-        return 0
-    try:
-        import multiprocessing
-
-        multiprocessing.get_context("fork")
-    except (ImportError, ValueError):  # no fork on this platform
+        return min(n, MAX_JOBS) if n > 1 and variants > 1 else 0
+    if variants < MIN_VARIANTS or not hasattr(os, "fork"):
         return 0
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -87,7 +86,7 @@ def mapped_variants(kinds, count: int, seed: int, options, fn, progress=None, jo
     from derive.problemset import draw_variant, iter_variants, new_seen, prepare
 
     jobs = workers(count) if jobs is None else jobs
-    if jobs <= 1:
+    if jobs <= 1 or not hasattr(os, "fork"):
         for v in iter_variants(kinds, count, seed, options, progress):
             yield fn(v)
         return
@@ -105,21 +104,25 @@ def mapped_variants(kinds, count: int, seed: int, options, fn, progress=None, jo
         progress(1)
     if count == 1:
         return
-    import multiprocessing
-
     _job = (kinds, linked, seed, options, fn)
     chunks = ((start, min(start + CHUNK, count + 1)) for start in range(2, count + 1, CHUNK))
-    pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_ignore_signals)
-    workers_started = list(pool._pool)  # noqa: SLF001  (to see one die: its task is lost)
+    team: list[_Worker] = []
     done = 1  # the variants yielded
     try:
-        out = deque(pool.apply_async(_chunk, c) for _, c in zip(range(WINDOW * jobs), chunks))
+        for _ in range(jobs):
+            team.append(_Worker(team))
+        out: deque = deque()  # (worker, chunk) in the order of the chunks
+        for (w, c) in zip([w for _ in range(WINDOW) for w in team], chunks):
+            w.send(c)
+            out.append(w)
         while out:
-            results = _result(out.popleft(), workers_started)
-            if results is None:  # a worker was killed: the rest is drawn here
+            w = out.popleft()
+            results = w.receive()
+            if results is None:  # a worker died: the rest is drawn here
                 break
-            for c in chunks:  # one more out for the one back
-                out.append(pool.apply_async(_chunk, c))
+            for c in chunks:  # one more out for the one back, to the same worker
+                w.send(c)
+                out.append(w)
                 break
             for number, added, value in results:
                 if added is None or any(d in seen[key].digests for key, d in added):
@@ -131,26 +134,94 @@ def mapped_variants(kinds, count: int, seed: int, options, fn, progress=None, jo
                 done = number
                 if progress is not None:
                     progress(number)
-        else:
-            pool.close()
-            pool.join()
     finally:
         _job = None
-        pool.terminate()  # on an error, Ctrl-C or a consumer that stopped: no worker stays
+        for w in team:  # on an error, Ctrl-C, a consumer that stopped, or the end
+            w.stop()
     for number in range(done + 1, count + 1):
         yield here(number)
         if progress is not None:
             progress(number)
 
 
-def _result(pending, workers_started: list):
-    """A chunk's results, or None when a worker ended without finishing (killed by a
-    signal, by the out-of-memory killer): a pool never hands back the task it had."""
-    import multiprocessing
+class _Worker:
+    """A forked process that draws the chunks sent down its task pipe and sends back each
+    chunk's results, in the order sent, pickled down its result pipe."""
 
-    while True:
+    def __init__(self, team: list):
+        import pickle
+
+        self._pickle = pickle
+        task_r, task_w = os.pipe()
+        result_r, result_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns
+            os.close(task_w)
+            os.close(result_r)
+            for other in team:  # so that a parent's death closes every task pipe
+                other.close_fds()
+            _serve(task_r, result_w)
+        self.pid = pid
+        os.close(task_r)
+        os.close(result_w)
+        self.tasks = os.fdopen(task_w, "wb")
+        self.results = os.fdopen(result_r, "rb")
+
+    def send(self, chunk) -> None:
+        self._pickle.dump(chunk, self.tasks)
+        self.tasks.flush()
+
+    def receive(self):
+        """The next chunk's results, or None when the worker has ended without them."""
         try:
-            return pending.get(timeout=0.25)
-        except multiprocessing.TimeoutError:
-            if any(w.exitcode is not None for w in workers_started):
-                return None
+            return self._pickle.load(self.results)
+        except (EOFError, OSError, self._pickle.UnpicklingError):
+            return None
+
+    def close_fds(self) -> None:
+        for f in (self.tasks, self.results):
+            try:
+                os.close(f.fileno())
+            except (OSError, ValueError):
+                pass
+
+    def stop(self) -> None:
+        """Kill the worker and reap it: nothing it holds is needed any more."""
+        import signal
+
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        for f in (self.tasks, self.results):
+            try:
+                f.close()
+            except OSError:  # a broken pipe on flushing: the worker is gone
+                pass
+
+
+def _serve(task_r: int, result_w: int) -> None:
+    """A worker's life: chunks in, results out, until the task pipe ends; then _exit (no
+    atexit handlers, no flushing of the parent's buffers)."""
+    import pickle
+
+    status = 0
+    try:
+        _ignore_signals()
+        tasks = os.fdopen(task_r, "rb")
+        results = os.fdopen(result_w, "wb")
+        while True:
+            try:
+                start, stop = pickle.load(tasks)
+            except EOFError:
+                break
+            pickle.dump(_chunk(start, stop), results, protocol=pickle.HIGHEST_PROTOCOL)
+            results.flush()
+    except BaseException:  # noqa: BLE001  (the parent sees the pipe end and carries on)
+        status = 1
+    finally:
+        os._exit(status)
