@@ -31,7 +31,8 @@ def files(directory: Path) -> dict:
     ("markdown", "forward,loss,backward,update,step", {"chain": True}),
     ("latex", "activation,minima,step", {"decimals": 4}),
 ])
-def test_workers_write_the_bytes_of_one_process(tmp_path, monkeypatch, fmt, kinds, options):
+def test_workers_write_the_bytes_of_one_process(tmp_path, monkeypatch, fmt, kinds, options,
+                                               no_worker_left):
     got = {}
     for jobs in (1, 2, 3):
         monkeypatch.setenv("DERIVE_JOBS", str(jobs))
@@ -39,7 +40,6 @@ def test_workers_write_the_bytes_of_one_process(tmp_path, monkeypatch, fmt, kind
         api.problems(kinds, 41, 5, **options).write(out, fmt)
         got[jobs] = files(out)
     assert got[2] == got[1] and got[3] == got[1]
-    assert not _workers_left()
 
 
 def _values(jobs, kinds="step,loss", count=40, seed=2, options=Options()):
@@ -48,7 +48,7 @@ def _values(jobs, kinds="step,loss", count=40, seed=2, options=Options()):
 
 
 @fork_only
-def test_variants_alike_are_drawn_again_by_the_parent(monkeypatch):
+def test_variants_alike_are_drawn_again_by_the_parent(monkeypatch, no_worker_left):
     """With coarse fingerprints, many variants a worker draws (with empty sets) are like an
     earlier one: the parent draws those itself, and the set is one process's."""
     from derive import problemset
@@ -68,11 +68,10 @@ def test_variants_alike_are_drawn_again_by_the_parent(monkeypatch):
     assert _values(2) == one
     again = [n for pid, n in drawn if pid == os.getpid()]
     assert len(again) > 1  # the first variant, and the ones drawn again
-    assert not _workers_left()
 
 
 @fork_only
-def test_a_failure_is_raised_at_its_place_in_the_order(monkeypatch):
+def test_a_failure_is_raised_at_its_place_in_the_order(monkeypatch, no_worker_left):
     from derive import problemset
 
     real = problemset.generate_problem
@@ -89,7 +88,6 @@ def test_a_failure_is_raised_at_its_place_in_the_order(monkeypatch):
                                               jobs=2):
             got.append(value)
     assert got == list(range(1, 23))
-    assert not _workers_left()
 
 
 def _dies_in_a_worker(parent: int):
@@ -101,21 +99,19 @@ def _dies_in_a_worker(parent: int):
 
 
 @fork_only
-def test_a_killed_worker_does_not_hang_the_set(monkeypatch):
+def test_a_killed_worker_does_not_hang_the_set(monkeypatch, no_worker_left):
     """A worker that died never sends its chunk: the parent sees its result pipe end, ends
     the others and draws the rest itself; the set is still one process's."""
     fn = _dies_in_a_worker(os.getpid())
     one = list(parallel.mapped_variants(["step"], 90, 4, Options(), fn, jobs=0))
     assert list(parallel.mapped_variants(["step"], 90, 4, Options(), fn, jobs=2)) == one
-    assert not _workers_left()
 
 
 @fork_only
-def test_a_consumer_that_stops_leaves_no_worker():
+def test_a_consumer_that_stops_leaves_no_worker(no_worker_left):
     values = parallel.mapped_variants(["step"], 300, 1, Options(), lambda v: v.number, jobs=2)
     assert [next(values) for _ in range(20)] == list(range(1, 21))
     values.close()
-    assert not _workers_left()
 
 
 def test_progress_is_reported_in_order_whichever_the_path():
@@ -137,13 +133,21 @@ def test_how_many_workers(monkeypatch):
     assert parallel.workers(10_000) == parallel.MAX_JOBS
 
 
-def _workers_left() -> list[str]:
-    """This process's children other than the SymPy worker and the ps listing them: forked
-    workers that outlived the run, zombies (not reaped) included."""
-    out = subprocess.run(["ps", "-o", "pid=,stat=,comm=,args=", "--ppid", str(os.getpid())],
+def _child_set() -> set[str]:
+    """This process's children as ps lists them (pid, state, command), but the ps itself."""
+    out = subprocess.run(["ps", "-o", "pid=,stat=,comm=", "--ppid", str(os.getpid())],
                          capture_output=True, text=True).stdout
-    return [line for line in out.splitlines()
-            if line.split()[2] != "ps" and "symbolic" not in line]
+    return {line.split()[0] for line in out.splitlines() if line.split()[2] != "ps"}
+
+
+@pytest.fixture
+def no_worker_left():
+    """After the test, no child of this process that was not there before it: forked
+    workers that outlived the run, zombies (not reaped) included.  (Other tests may have
+    left processes of their own, such as the SymPy worker.)"""
+    before = _child_set()
+    yield
+    assert not _child_set() - before
 
 
 def _children(pid: int) -> list[int]:
