@@ -561,25 +561,8 @@ def test_bad_inputs_were_tried():
         assert BAD_INPUTS["tracebacks"] == 0
 
 
-def _definition(x: float, places: int):
-    """The rule of DESIGN.md and derive/intervals.py, written out here one Decimal step at a
-    time: the decimal a value stands for (its repr; its 15 significant digits when its repr is
-    longer and they reach two places past the rounding place), rounded half away from zero."""
-    from decimal import ROUND_HALF_UP, Decimal, localcontext
-
-    with localcontext() as ctx:
-        ctx.prec = 80
-        d = Decimal(repr(x))
-        if x != 0 and len(d.as_tuple().digits) > 15:
-            fifteen = Decimal(f"{x:.15g}")
-            if fifteen.adjusted() - 14 <= -(places + 2):
-                d = fifteen
-        out = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    return out.copy_abs() if out.is_zero() else out
-
-
-def _half_up(x: float, places: int) -> float:
-    return float(_definition(x, places)) + 0.0
+from rounding_rule import definition as _definition  # noqa: E402  (the rule, written out)
+from rounding_rule import half_up as _half_up  # noqa: E402
 
 
 # values near and on decimal ties (k + 1/2 in the last place), and anything else

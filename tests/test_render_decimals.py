@@ -5,32 +5,20 @@ negatives, zero, large and tiny values), then random ones, at every places 0..9.
 
 import math
 import random
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 
 from derive import intervals
 from render import decimals
 from render.filters import number
+from rounding_rule import written as by_hand  # the rule written out a third time
 
 HARD = [0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.0125, -0.0125, 2.675, 1.005, 0.1015, 0.1245,
         0.33864999999999995, 0.0005, -0.0005, 0.00049999999999999, 0.00050000000000001,
         1e-12, -1e-12, 123456.78949999999, 999999.9995, 0.9995, 0.99949999999, -0.9995,
         1 / 3, 2 / 3, -2 / 3, 0.1 + 0.2, 4.35, 8.345, 1.0000000000000002, 5e-324, 1e-300,
         0.045, 0.055, 0.065, 0.075, 0.085, 0.095]
-
-
-def by_hand(value: float, places: int) -> str:
-    """The rule written out a third time, from DESIGN.md: the shortest decimal of the double
-    (its 15 significant digits when the repr is longer and they reach two places past the
-    rounding place), rounded half up, -0 as 0."""
-    d = Decimal(repr(value))
-    if value != 0 and len(d.as_tuple().digits) > 15:
-        short = Decimal(f"{value:.15g}")
-        if short.adjusted() - 14 <= -(places + 2):
-            d = short
-    q = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    return format(q.copy_abs() if q.is_zero() else q, "f")
 
 
 def cases():
