@@ -430,13 +430,7 @@ def _read_bounded(path: Path, what: str) -> bytes:
             if st.st_size > MAX_INPUT_BYTES:
                 raise _too_large(what, path, f"{st.st_size:,} bytes")
             os.set_blocking(fd, True)
-            chunks, size = [], 0
-            while size <= MAX_INPUT_BYTES:
-                chunk = os.read(fd, MAX_INPUT_BYTES + 1 - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
+            chunks, size = _read_upto(fd)
         else:  # a pipe, a FIFO, a device
             chunks, size = _read_stream(fd, path, what)
         if size > MAX_INPUT_BYTES:
@@ -446,6 +440,21 @@ def _read_bounded(path: Path, what: str) -> bytes:
         os.close(fd)
 
 
+def _read_upto(fd: int) -> tuple[list[bytes], int]:
+    """Read a blocking file to its end, MAX_INPUT_BYTES + 1 bytes at most (one more than
+    allowed, so that a file too large is seen to be)."""
+    import os
+
+    chunks, size = [], 0
+    while size <= MAX_INPUT_BYTES:
+        chunk = os.read(fd, MAX_INPUT_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return chunks, size
+
+
 def _read_stream(fd: int, path: Path, what: str) -> tuple[list[bytes], int]:
     """Read a non-regular file until its end, MAX_INPUT_BYTES + 1 at most, waiting at most
     INPUT_WAIT_SECONDS for each piece.  A FIFO that no process has opened for writing reads
@@ -453,15 +462,9 @@ def _read_stream(fd: int, path: Path, what: str) -> tuple[list[bytes], int]:
     import os
     import select
 
-    chunks, size = [], 0
     if not hasattr(select, "poll"):  # no poll (Windows): a plain, bounded read
-        while size <= MAX_INPUT_BYTES:
-            chunk = os.read(fd, MAX_INPUT_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return chunks, size
+        return _read_upto(fd)
+    chunks, size = [], 0
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLPRI)
     while size <= MAX_INPUT_BYTES:

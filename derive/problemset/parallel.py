@@ -25,6 +25,8 @@ draws the rest of the set itself.
 from __future__ import annotations
 
 import os
+import pickle
+import signal
 from collections import deque
 
 MIN_VARIANTS = 200  # below this, starting the workers costs more than it saves
@@ -55,8 +57,6 @@ def workers(variants: int) -> int:
 
 
 def _ignore_signals() -> None:
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # parent handles it, and ends the workers
 
@@ -149,9 +149,6 @@ class _Worker:
     chunk's results, in the order sent, pickled down its result pipe."""
 
     def __init__(self, team: list):
-        import pickle
-
-        self._pickle = pickle
         task_r, task_w = os.pipe()
         result_r, result_w = os.pipe()
         pid = os.fork()
@@ -168,14 +165,14 @@ class _Worker:
         self.results = os.fdopen(result_r, "rb")
 
     def send(self, chunk) -> None:
-        self._pickle.dump(chunk, self.tasks)
+        pickle.dump(chunk, self.tasks)
         self.tasks.flush()
 
     def receive(self):
         """The next chunk's results, or None when the worker has ended without them."""
         try:
-            return self._pickle.load(self.results)
-        except (EOFError, OSError, self._pickle.UnpicklingError):
+            return pickle.load(self.results)
+        except (EOFError, OSError, pickle.UnpicklingError):
             return None
 
     def close_fds(self) -> None:
@@ -187,8 +184,6 @@ class _Worker:
 
     def stop(self) -> None:
         """Kill the worker and reap it: nothing it holds is needed any more."""
-        import signal
-
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -207,8 +202,6 @@ class _Worker:
 def _serve(task_r: int, result_w: int) -> None:
     """A worker's life: chunks in, results out, until the task pipe ends; then _exit (no
     atexit handlers, no flushing of the parent's buffers)."""
-    import pickle
-
     status = 0
     try:
         _ignore_signals()
